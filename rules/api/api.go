@@ -1,0 +1,102 @@
+// Package api is what hooks see of an instrumented call.
+//
+// An onEnter hook has the signature
+//
+//	func(call *api.CallContext, recv R, p1 P1, ...)
+//
+// (receiver first for methods, then the parameters in declaration order; a variadic parameter arrives
+// as its slice, a value whose type mentions a type parameter arrives as any). An onExit hook has
+//
+//	func(call *api.CallContext, r0 R0, r1 R1, ...)
+//
+// A hook may declare any parameter as any. The CallContext, and the parameter and result addresses it
+// holds, live in the frame of the instrumented call: a hook must not keep the CallContext after it
+// returns. Whether a hook does is read from the compiler's escape analysis at build time, so a hook
+// that keeps it costs an allocation per call instead of corrupting memory.
+package api
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// CallContext is one call of an instrumented function.
+//
+// Its layout is mirrored by the code generated into each instrumented package (the standard library
+// cannot import this package); keep the two in step (see trampoline.py).
+type CallContext struct {
+	params   []any // pointers to the receiver and parameters, in declaration order
+	results  []any // pointers to the results
+	data     any
+	funcName string
+	pkgName  string
+	skip     bool
+}
+
+// NewCallContext builds a CallContext outside of an instrumented call, for testing hooks.
+// params and results hold pointers to the values (for example &req).
+func NewCallContext(pkgName, funcName string, params, results []any) *CallContext {
+	return &CallContext{params: params, results: results, funcName: funcName, pkgName: pkgName}
+}
+
+// SetSkipCall, from onEnter, skips the original function body: the caller gets the results set with
+// SetReturnVal (zero values otherwise). onExit hooks still run.
+func (c *CallContext) SetSkipCall(skip bool) { c.skip = skip }
+
+// IsSkipCall reports whether an onEnter hook asked to skip the call.
+func (c *CallContext) IsSkipCall() bool { return c.skip }
+
+// SetData keeps a value from onEnter for onExit of the same call.
+func (c *CallContext) SetData(v any) { c.data = v }
+
+// GetData returns the value SetData kept, or nil.
+func (c *CallContext) GetData() any { return c.data }
+
+// GetFuncName returns the instrumented function's name, for methods "Type.Method".
+func (c *CallContext) GetFuncName() string { return c.funcName }
+
+// GetPackageName returns the import path of the instrumented function's package.
+func (c *CallContext) GetPackageName() string { return c.pkgName }
+
+// ParamCount returns the number of parameters, the receiver included.
+func (c *CallContext) ParamCount() int { return len(c.params) }
+
+// ReturnValCount returns the number of results.
+func (c *CallContext) ReturnValCount() int { return len(c.results) }
+
+// GetParam returns parameter i (the receiver is 0 for methods), or nil when out of range.
+func (c *CallContext) GetParam(i int) any { return load(c.params, i) }
+
+// SetParam replaces parameter i before the function body runs. It panics (and the trampoline
+// recovers, dropping the rest of the hook) when v is not assignable to the parameter's type.
+func (c *CallContext) SetParam(i int, v any) { store(c.params, i, v, "SetParam") }
+
+// GetReturnVal returns result i, or nil when out of range.
+func (c *CallContext) GetReturnVal(i int) any { return load(c.results, i) }
+
+// SetReturnVal replaces result i: from onExit it changes what the caller gets, from onEnter with
+// SetSkipCall(true) it is what the skipped call returns.
+func (c *CallContext) SetReturnVal(i int, v any) { store(c.results, i, v, "SetReturnVal") }
+
+func load(slots []any, i int) any {
+	if i < 0 || i >= len(slots) {
+		return nil
+	}
+	return reflect.ValueOf(slots[i]).Elem().Interface()
+}
+
+func store(slots []any, i int, v any, what string) {
+	if i < 0 || i >= len(slots) {
+		panic(fmt.Sprintf("otel-go-autoinst: %s(%d): index out of range [0,%d)", what, i, len(slots)))
+	}
+	dst := reflect.ValueOf(slots[i]).Elem()
+	if v == nil {
+		dst.SetZero()
+		return
+	}
+	val := reflect.ValueOf(v)
+	if !val.Type().AssignableTo(dst.Type()) {
+		panic(fmt.Sprintf("otel-go-autoinst: %s(%d): a %s is not assignable to %s", what, i, val.Type(), dst.Type()))
+	}
+	dst.Set(val)
+}

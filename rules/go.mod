@@ -1,0 +1,3 @@
+module github.com/otel-go-autoinst/otel-go-autoinst/rules
+
+go 1.23
