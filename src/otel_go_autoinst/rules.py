@@ -15,7 +15,7 @@ from .versions import VersionRange
 class FunctionRule:
     """Inject a TJump into one function or method."""
 
-    import_path: str
+    import_path: str  # "main" matches the main package of every program in the build
     function: str
     receiver: str | None = None  # "Client", "*Client"; generic receivers by base name ("*Stack")
     version: VersionRange | None = None  # of the target module (Go's version for the standard library)
@@ -58,6 +58,9 @@ class RuleSet:
     hooks: str  # import path of the Go package holding the hook functions
     path: Path  # the YAML file
     builtin: bool
+    # A support set (e.g. the SDK set-up) applies only to builds in which another set instruments
+    # something: a program that uses no instrumented library gets no change at all.
+    support: bool = False
     functions: tuple[FunctionRule, ...] = ()
     structs: tuple[StructRule, ...] = ()
     files: tuple[FileRule, ...] = ()
