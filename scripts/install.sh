@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Install otel-go-autoinst and what it needs: the one script the Docker image runs (Dockerfile)
+# and this repository's CI runs (.ci/run), so what the image does is tested without Docker.
+#
+#   scripts/install.sh          install the tool (pip, non-editable) - the image
+#   scripts/install.sh --dev    editable install with the test extras  - CI / development
+#
+# Go is installed only when missing (or older than GO_MIN), from the official tarball
+# https://go.dev/dl/go${GO_VERSION}.linux-<arch>.tar.gz, checked against GO_SHA256 when given,
+# else against the checksum go.dev publishes for that file. Tools already present are skipped.
+#
+# Environment: GO_VERSION (pinned in the Dockerfile), GO_SHA256, GO_MIN (default 1.23),
+#              GO_INSTALL_DIR (default /usr/local), PYTHON (default python3).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dev=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "install.sh: unknown argument $arg (use --dev or nothing)" >&2; exit 2 ;;
+  esac
+done
+
+GO_VERSION="${GO_VERSION:-1.26.8}"
+GO_MIN="${GO_MIN:-1.23}"
+GO_INSTALL_DIR="${GO_INSTALL_DIR:-/usr/local}"
+PYTHON="${PYTHON:-python3}"
+
+log() { echo "install.sh: $*"; }
+
+# --- system packages (Debian), only the missing ones -------------------------------------
+need_pkgs=()
+command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+[[ -e /etc/ssl/certs/ca-certificates.crt ]] || need_pkgs+=(ca-certificates)
+if ((${#need_pkgs[@]})); then
+  if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    log "installing ${need_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+    rm -rf /var/lib/apt/lists/*
+  else
+    log "missing ${need_pkgs[*]} and cannot apt-get install them; continuing" >&2
+  fi
+fi
+
+# --- Go ----------------------------------------------------------------------------------
+version_ge() { # version_ge A B: A >= B (dotted numbers)
+  [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]
+}
+
+have_go=""
+if command -v go >/dev/null 2>&1; then
+  have_go="$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null | sed 's/^go//')"
+fi
+if [[ -n "$have_go" ]] && version_ge "$have_go" "$GO_MIN"; then
+  log "Go $have_go present (>= $GO_MIN): not installing Go"
+else
+  case "$(uname -m)" in
+    x86_64|amd64) arch=amd64 ;;
+    aarch64|arm64) arch=arm64 ;;
+    *) echo "install.sh: no Go tarball for $(uname -m)" >&2; exit 1 ;;
+  esac
+  file="go${GO_VERSION}.linux-${arch}.tar.gz"
+  url="https://go.dev/dl/${file}"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  log "downloading $url"
+  curl -fsSL --retry 3 -o "$tmp/$file" "$url"
+  sum="${GO_SHA256:-}"
+  if [[ -z "$sum" ]]; then
+    sum="$(curl -fsSL --retry 3 'https://go.dev/dl/?mode=json&include=all' | "$PYTHON" -c '
+import json, sys
+name = sys.argv[1]
+for release in json.load(sys.stdin):
+    for f in release.get("files", []):
+        if f.get("filename") == name:
+            print(f["sha256"]); sys.exit(0)
+sys.exit("no published checksum for " + name)' "$file")"
+  fi
+  echo "$sum  $tmp/$file" | sha256sum -c --quiet -
+  rm -rf "$GO_INSTALL_DIR/go"
+  tar -C "$GO_INSTALL_DIR" -xzf "$tmp/$file"
+  export PATH="$GO_INSTALL_DIR/go/bin:$PATH"
+  log "installed $(go version)"
+fi
+
+# --- the Python tool -----------------------------------------------------------------------
+pip=("$PYTHON" -m pip install --disable-pip-version-check)
+if [[ "$dev" == 1 ]]; then
+  log "pip install -e '.[test]'"
+  "${pip[@]}" -q -e "$here[test]"
+else
+  log "pip install $here"
+  "${pip[@]}" -q --no-cache-dir "$here"
+fi
+
+# --- warm the module cache with the hooks' dependencies (OpenTelemetry SDK) -----------------
+if [[ -f "$here/rules/go.mod" ]]; then
+  log "go mod download (rules module)"
+  # on copies of go.mod/go.sum: the checkout is never written
+  mods="$(mktemp -d)"
+  cp "$here/rules/go.mod" "$mods/go.mod"
+  [[ -f "$here/rules/go.sum" ]] && cp "$here/rules/go.sum" "$mods/go.sum"
+  (cd "$here/rules" && go mod download -modfile="$mods/go.mod") || log "go mod download failed; the image downloads modules at run time"
+  rm -rf "$mods"
+fi
+
+"$PYTHON" -c 'import otel_go_autoinst.publish.action'
+log "ok: $(go version)"
