@@ -1,0 +1,8 @@
+package broken
+
+import "net/http"
+
+// Get fetches url.
+func Get(url string) (*http.Response, error) {
+	return http.Get(url)
+}
