@@ -1,0 +1,269 @@
+"""Build: the real `go build` / `go test` over the rewritten sources, through -overlay.
+
+The user's tree is never written. A per-run directory outside it holds a private go.work (the user's
+module(s) plus the rules module that holds the hooks and the OpenTelemetry SDK), the rewritten and
+added files, and the overlay that maps them onto the user's, the module cache's and GOROOT's paths.
+Go's build cache keeps working: nothing forces -a, and unchanged inputs hash the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .detect import Package, Project, go_version_tuple
+from .plan import Plan
+from .report import Diagnostic
+from .rewrite import Rewrite
+
+# Lines of -gcflags=-m output: kept for the report, never shown to the user.
+_OPTIMIZER_NOTE = re.compile(
+    r"^(?P<file>[^\s:][^:]*\.go):(?P<line>\d+):(?P<col>\d+): "
+    r"(?P<msg>(can inline|cannot inline|inlining call to|leaking param|.* does not escape|"
+    r".* escapes to heap|moved to heap|devirtualizing|parameter .* leaks to|leaking closure|"
+    r"zero-copy|mark escaped|.* captured by a closure|.*stack-allocated).*)$"
+)
+# Other informational lines the compiler prints under -m.
+_BENIGN = re.compile(r": (index bounds check elided|.* ignoring self-assignment|.*inlining call to)")
+_DIAGNOSTIC = re.compile(r"^(?P<file>[^\s:][^:]*\.go):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<msg>.*)$")
+
+
+@dataclass
+class Workspace:
+    dir: Path
+    env: dict[str, str]
+    project: Project
+    # Where the go command may name an overlay file by its stored copy: stored -> the path it stands for.
+    stored_paths: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gowork(self) -> Path:
+        return self.dir / "go.work"
+
+
+@contextmanager
+def workspace(project: Project, rules_dir: Path, keep: bool = False) -> Iterator[Workspace]:
+    """A private go.work in a fresh directory, removed afterwards whatever happens."""
+    run_dir = Path(tempfile.mkdtemp(prefix="otel-go-autoinst-"))
+    try:
+        uses = [m.dir for m in project.modules]
+        if rules_dir.resolve() not in [u.resolve() for u in uses]:
+            uses.append(rules_dir)
+        versions = [m.go for m in project.modules if m.go] + [_module_go(rules_dir)]
+        go_line = max((v for v in versions if v), key=go_version_tuple, default="1.23")
+        lines = [f"go {go_line}", "", "use ("] + [f"\t{u.resolve()}" for u in uses] + [")"]
+        lines += [f"replace {r}" for r in project.replaces]
+        (run_dir / "go.work").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if project.workspace is not None and (project.workspace.parent / "go.work.sum").exists():
+            shutil.copy(project.workspace.parent / "go.work.sum", run_dir / "go.work.sum")
+        env = dict(os.environ)
+        env["GOWORK"] = str(run_dir / "go.work")
+        # The toolchain the user runs is the one we measure and report; -mod/-modfile don't mix
+        # with a workspace.
+        flags = [f for f in env.get("GOFLAGS", "").split() if not f.startswith(("-mod=", "-modfile="))]
+        env["GOFLAGS"] = " ".join(flags)
+        yield Workspace(run_dir, env, project)
+    finally:
+        if keep:
+            print(f"otel-go-autoinst: build directory kept at {run_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _module_go(module_dir: Path) -> str | None:
+    match = re.search(r"^go\s+(\S+)", (module_dir / "go.mod").read_text(encoding="utf-8"), re.M)
+    return match.group(1) if match else None
+
+
+def write_overlay(ws: Workspace, rewrite: Rewrite, extra: Mapping[Path, bytes], name: str) -> Path:
+    """Write the new sources into the run directory and the overlay file that maps them."""
+    files_dir = ws.dir / name
+    files_dir.mkdir(exist_ok=True)
+    replace: dict[str, str] = {}
+    for index, (path, content) in enumerate(sorted({**rewrite.changed, **rewrite.added, **extra}.items())):
+        stored = files_dir / f"{index}_{path.name}"
+        stored.write_bytes(content)
+        replace[str(path)] = str(stored)
+    overlay = ws.dir / f"{name}.json"
+    overlay.write_text(json.dumps({"Replace": replace}, indent=1), encoding="utf-8")
+    ws.stored_paths.update({stored: path for path, stored in replace.items()})
+    return overlay
+
+
+def link_files(plan: Plan, packages: Sequence[Package], test: bool) -> dict[Path, bytes]:
+    """Blank imports that link the hooks into every program and test binary that needs them."""
+    hooks_of: dict[str, set[str]] = defaultdict(set)
+    for target in plan.targets:
+        for app in target.applications:
+            for hook in (app.on_enter, app.on_exit):
+                if hook is not None:
+                    hooks_of[target.package.import_path].add(hook.package)
+    by_path = {p.import_path: p for p in packages if not p.for_test}
+    files: dict[Path, bytes] = {}
+    for pkg in packages:
+        if pkg.for_test:
+            continue
+        if test and pkg.import_path.endswith(".test") and pkg.is_command:
+            tested = by_path.get(pkg.import_path.removesuffix(".test"))
+            if tested is None or tested.import_path in _all_hooks(hooks_of) or not tested.go_files:
+                continue
+            name, package, directory = "zz_otel_link_test.go", f"{tested.name}_test", tested.dir
+        elif pkg.is_command and not pkg.import_path.endswith(".test") and pkg.go_files:
+            name, package, directory = "zz_otel_link.go", "main", pkg.dir
+        else:
+            continue
+        needed: set[str] = set()
+        for dep in [*pkg.deps, pkg.import_path]:
+            needed |= hooks_of.get(dep.split(" ")[0], set())
+        if needed:
+            imports = "".join(f'\t_ "{h}"\n' for h in sorted(needed))
+            files[directory / name] = (
+                f"// Code generated by otel-go-autoinst. DO NOT EDIT.\n\npackage {package}\n\n"
+                f"import (\n{imports})\n"
+            ).encode()
+    return files
+
+
+def _all_hooks(hooks_of: Mapping[str, set[str]]) -> set[str]:
+    return set().union(*hooks_of.values()) if hooks_of else set()
+
+
+# -- running go ------------------------------------------------------------------------------
+
+
+@dataclass
+class GoRun:
+    exit_code: int
+    notes: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # (abs file, line) -> -m notes
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    output: str = ""  # what was shown to the user (stderr less the optimizer's notes)
+
+
+def run_go_streaming(
+    ws: Workspace, args: Sequence[str], quiet: Collection[str] = (), *, show: bool = True
+) -> GoRun:
+    """Run go with stdout passed through. Compiler output of the `quiet` packages (compiled with
+    -m) is kept for the report and shown only when the build fails, less the optimizer's notes."""
+    cwd, env = ws.project.root, ws.env
+    stored = sorted(ws.stored_paths.items(), key=lambda kv: -len(kv[0]))
+
+    def original(line: str) -> str:
+        for copy, path in stored:
+            if copy in line:
+                line = line.replace(copy, path)
+        return line
+
+    proc = subprocess.Popen(
+        ["go", *args], cwd=cwd, env=dict(env), stdout=None if show else subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    run = GoRun(exit_code=0)
+    shown: list[str] = []
+    held: list[str] = []  # lines of quiet sections that are not notes
+    in_quiet = False
+    try:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = original(raw.rstrip("\n"))
+            if line.startswith("# "):
+                in_quiet = line[2:].split(" ")[0] in quiet
+                (held if in_quiet else shown).append(line)
+                if show and not in_quiet:
+                    print(line, file=sys.stderr, flush=True)
+                continue
+            note = _OPTIMIZER_NOTE.match(line)
+            if note:
+                path = str((cwd / note["file"]).resolve())
+                run.notes.setdefault((path, int(note["line"])), []).append(note["msg"])
+                continue
+            if in_quiet:
+                if not line.startswith("<autogenerated>") and not _BENIGN.search(line):
+                    held.append(line)
+                continue
+            shown.append(line)
+            if show:
+                print(line, file=sys.stderr, flush=True)
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+    run.exit_code = proc.returncode
+    if run.exit_code != 0:
+        # A section's header is worth showing only with an error under it.
+        errors = [line for i, line in enumerate(held) if not line.startswith("# ") or (
+            i + 1 < len(held) and not held[i + 1].startswith("# "))]  # fmt: skip
+        shown.extend(errors)
+        if show and errors:
+            print("\n".join(errors), file=sys.stderr, flush=True)
+    run.output = "\n".join(shown)
+    for line in shown:
+        match = _DIAGNOSTIC.match(line)
+        if match:
+            run.diagnostics.append(
+                Diagnostic(
+                    str((cwd / match["file"]).resolve()), int(match["line"]), int(match["col"] or 0), match["msg"]
+                )
+            )
+    return run
+
+
+def gcflags_for(packages: Sequence[str], user_flags: Sequence[str], extra: str = "-m") -> list[str]:
+    """-gcflags that add `extra` for the given packages and keep the user's own -gcflags for them."""
+    user: list[tuple[str | None, str]] = []
+    for value in user_flags:
+        pattern, sep, rest = value.partition("=")
+        if sep and pattern and not pattern.startswith("-"):
+            user.append((pattern, rest))
+        else:
+            user.append((None, value))
+    out = [f"-gcflags={v}" for v in user_flags]
+    for pkg in packages:
+        theirs = ""
+        for pattern, flags in user:
+            if pattern in ("all", pkg) or (pattern and pattern.endswith("/...") and pkg.startswith(pattern[:-4])):
+                theirs = flags
+        out.append(f"-gcflags={pkg}={(theirs + ' ' + extra).strip()}")
+    return out
+
+
+def escape_verdicts(plan: Plan, notes: Mapping[tuple[str, int], list[str]]) -> dict[tuple[str, str], list[bool]]:
+    """Per hook, whether each parameter escapes, from the compiler's -m notes on the hooks package."""
+    verdicts: dict[tuple[str, str], list[bool]] = {}
+    compiled = {file for file, _ in notes}
+    for target in plan.targets:
+        for app in target.applications:
+            for hook in (app.on_enter, app.on_exit):
+                if hook is None or (hook.package, hook.name) in verdicts:
+                    continue
+                last = hook.decl.brace_line or hook.decl.line
+                messages = [
+                    m
+                    for line in range(hook.decl.line, last + 1)
+                    for m in notes.get((str(hook.file.resolve()), line), [])
+                ]
+                if str(hook.file.resolve()) not in compiled:
+                    continue  # not compiled with -m: no verdict, stay conservative
+                verdicts[(hook.package, hook.name)] = [
+                    p.name not in (None, "_") and any(_leaks(m, p.name or "") for m in messages)
+                    for p in hook.decl.params
+                ]
+    return verdicts
+
+
+def _leaks(message: str, name: str) -> bool:
+    return bool(re.match(rf"leaking param( content)?: {re.escape(name)}\b", message))

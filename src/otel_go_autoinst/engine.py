@@ -1,0 +1,247 @@
+"""The pipeline: detect -> plan -> rewrite -> build/test -> report. Side effects live here and in
+build.py; the stages in between are plain functions over plain data."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .build import (
+    GoRun,
+    Workspace,
+    escape_verdicts,
+    gcflags_for,
+    link_files,
+    run_go_streaming,
+    workspace,
+    write_overlay,
+)
+from .detect import Package, Project, detect_project, list_packages
+from .errors import UserError
+from .plan import Plan, make_plan
+from .report import Diagnostic, InstrumentedFunction, ModuleInfo, Report, RuleInfo, StepOutcome
+from .rewrite import Rewrite, rewrite
+from .rules import RuleSet, builtin_rules_dir, load_rule_sets
+
+
+@dataclass
+class Options:
+    root: Path = Path(".")
+    rules: list[Path] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+    go_flags: list[str] = field(default_factory=list)  # passed to go build / go test as given
+    gcflags: list[str] = field(default_factory=list)  # the values of the user's -gcflags
+    patterns: list[str] = field(default_factory=list)
+    binary_args: list[str] = field(default_factory=list)  # after -args, for the test binary
+    keep_work: bool = False
+
+    @property
+    def list_flags(self) -> list[str]:
+        """The flags that change which files a build has, for go list."""
+        out, flags = [], self.go_flags
+        for i, flag in enumerate(flags):
+            if flag.startswith("-tags=") or flag.startswith("--tags="):
+                out.append(flag)
+            elif flag in ("-tags", "--tags") and i + 1 < len(flags):
+                out += [flag, flags[i + 1]]
+        return out
+
+
+@dataclass
+class Prepared:
+    project: Project
+    rule_sets: list[RuleSet]
+    packages: list[Package]
+    plan: Plan
+    rewrite: Rewrite
+    ws: Workspace
+    repo_root: Path
+
+
+def _repo_root(path: Path) -> Path:
+    proc = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--show-toplevel"], capture_output=True, text=True
+    )
+    return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else path
+
+
+def shown_path(path: Path, prepared: Prepared) -> str:
+    """Repository-relative for the user's files; GOROOT/... and GOMODCACHE/... otherwise."""
+    env = prepared.project.env
+    for base, label in ((prepared.repo_root, None), (env.goroot, "GOROOT"), (env.gomodcache, "GOMODCACHE")):
+        try:
+            rel = path.resolve().relative_to(base.resolve())
+        except ValueError:
+            continue
+        return f"{label}/{rel}" if label else str(rel)
+    return str(path)
+
+
+def _check_buildable(packages: list[Package]) -> None:
+    for pkg in packages:
+        if pkg.error and not pkg.standard:
+            raise UserError(
+                f"Package {pkg.import_path} does not load before instrumentation ({pkg.error.strip()}); "
+                "the plain `go build` fails too."
+            )
+
+
+def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
+    """Detect the packages and plan; the rewrite is conservative (no escape verdicts yet)."""
+    rule_sets = load_rule_sets(opts.rules, opts.disabled)
+    packages = list_packages(project.root, opts.patterns or ["."], ws.env, test=test, flags=opts.list_flags)
+    _check_buildable(packages)
+    hooks = {p.import_path: p for p in list_packages(
+        project.root, sorted({rs.hooks for rs in rule_sets}), ws.env, deps=False
+    )} if rule_sets else {}  # fmt: skip
+    plan = make_plan(rule_sets, packages, project.env.version, hooks)
+    return Prepared(project, rule_sets, packages, plan, rewrite(plan, {}), ws, _repo_root(project.root))
+
+
+def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
+    """Plan, then rewrite with the compiler's escape verdicts on the hooks."""
+    prepared = _load(opts, ws, project, test)
+    plan, conservative = prepared.plan, prepared.rewrite
+    verdicts: dict[tuple[str, str], list[bool]] = {}
+    if plan.hooks_packages:
+        overlay = write_overlay(ws, conservative, {}, "probe")
+        probe = run_go_streaming(
+            ws,
+            ["build", f"-overlay={overlay}", *opts.list_flags,
+             *gcflags_for(plan.hooks_packages, [], "-m"), *plan.hooks_packages],
+            plan.hooks_packages,
+            show=False,
+        )  # fmt: skip
+        verdicts = escape_verdicts(plan, probe.notes)
+    if verdicts:
+        prepared.rewrite = rewrite(plan, verdicts)
+    return prepared
+
+
+def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) -> Report:
+    project, plan = prepared.project, prepared.plan
+    report = Report(
+        root=shown_path(project.root, prepared) or ".",
+        go_version=project.env.version,
+        tool_version=__version__,
+        modules=[
+            ModuleInfo(m.path, shown_path(m.dir, prepared) or ".", m.go, m.toolchain) for m in project.modules
+        ],
+        rules=[RuleInfo(rs.name, rs.hooks, rs.builtin, str(rs.path)) for rs in prepared.rule_sets],
+        warnings=list(plan.warnings),
+    )
+    compiled = {file for file, _ in notes} if notes else set()
+    for target in plan.targets:
+        func, numbers = target.func, prepared.rewrite.numbers[(target.file, target.func.line)]
+        file = str(target.file.resolve())
+        inlined: bool | None = None
+        raw_inlinable: bool | None = None
+        if notes is not None and file in compiled:
+            at_brace = notes.get((file, func.brace_line or 0), [])
+            entered = [k for k, app in zip(numbers, target.applications, strict=True) if app.on_enter]
+            if entered:
+                inlined = all(
+                    any(re.match(rf"inlining call to _otelEnter{k}(\[|$)", m) for m in at_brace)
+                    for k in entered
+                )
+            raw_inlinable = any(m.startswith("can inline") for m in notes.get((file, func.line), []))
+        optimizations = [app.optimization for app in target.applications]
+        report.instrumented.append(
+            InstrumentedFunction(
+                package=target.package.import_path,
+                file=shown_path(target.file, prepared),
+                line=func.line,
+                function=func.name,
+                receiver=func.display_receiver,
+                rules=[app.rule_set for app in target.applications],
+                optimization=optimizations[0] if len(set(optimizations)) == 1 else ",".join(optimizations),
+                inlined=inlined,
+                raw_inlinable=raw_inlinable,
+                module="std" if target.package.standard else (target.package.module_path or ""),
+                module_version=target.package.module_version,
+            )
+        )
+    return report
+
+
+def _outcome(command: list[str], run: GoRun, seconds: float, prepared: Prepared) -> StepOutcome:
+    errors = [
+        Diagnostic(shown_path(Path(d.file), prepared), d.line, d.column, d.message) for d in run.diagnostics
+    ]
+    return StepOutcome(
+        command=command,
+        status="passed" if run.exit_code == 0 else "failed",
+        exit_code=run.exit_code,
+        duration_s=round(seconds, 3),
+        errors=errors,
+        output_tail="\n".join(run.output.splitlines()[-40:]),
+    )
+
+
+def run_plan(opts: Options, *, test: bool = False) -> Report:
+    project = detect_project(opts.root)
+    with workspace(project, builtin_rules_dir(), opts.keep_work) as ws:
+        return _report(_load(opts, ws, project, test), None)
+
+
+def run_go(opts: Options, verb: str) -> tuple[Report, int]:
+    """`go build` or `go test` of the instrumented sources; returns the report and Go's status."""
+    project = detect_project(opts.root)
+    test = verb == "test"
+    with workspace(project, builtin_rules_dir(), opts.keep_work) as ws:
+        prepared = _stage(opts, ws, project, test)
+        links = link_files(prepared.plan, prepared.packages, test)
+        overlay = write_overlay(ws, prepared.rewrite, links, "overlay")
+        command = [
+            verb, f"-overlay={overlay}",
+            *gcflags_for(prepared.plan.instrumented_packages, opts.gcflags, "-m"),
+            *opts.go_flags, *opts.patterns, *(["-args", *opts.binary_args] if opts.binary_args else []),
+        ]  # fmt: skip
+        started = time.monotonic()
+        run = run_go_streaming(ws, command, prepared.plan.instrumented_packages)
+        elapsed = time.monotonic() - started
+        report = _report(prepared, run.notes)
+        shown = ["go", verb, *opts.go_flags, *opts.patterns]
+        outcome = _outcome(shown, run, elapsed, prepared)
+        if test:
+            report.test = outcome
+        else:
+            report.build = outcome
+        if run.exit_code != 0 and outcome.errors and _plain_build_fails(opts, project, verb):
+            report.warnings.append(
+                f"The plain `go {verb}` fails too: the failure is not caused by instrumentation."
+            )
+        return report, run.exit_code
+
+
+def _plain_build_fails(opts: Options, project: Project, verb: str) -> bool:
+    args = ["go", "vet" if verb == "test" else "build", *opts.list_flags, *(opts.patterns or ["."])]
+    if verb == "build":
+        args[2:2] = ["-o", "/dev/null"] if len(opts.patterns) <= 1 else []
+    proc = subprocess.run(args, cwd=project.root, capture_output=True, text=True)
+    return proc.returncode != 0
+
+
+def run_diff(opts: Options) -> str:
+    project = detect_project(opts.root)
+    with workspace(project, builtin_rules_dir(), opts.keep_work) as ws:
+        prepared = _stage(opts, ws, project, test=False)
+        chunks = []
+        for path, content in sorted(prepared.rewrite.changed.items()):
+            name = shown_path(path, prepared)
+            chunks += difflib.unified_diff(
+                path.read_text(encoding="utf-8").splitlines(keepends=True),
+                content.decode("utf-8").splitlines(keepends=True),
+                f"a/{name}", f"b/{name}",
+            )  # fmt: skip
+        for path, content in sorted(prepared.rewrite.added.items()):
+            name = shown_path(path, prepared)
+            chunks += difflib.unified_diff(
+                [], content.decode("utf-8").splitlines(keepends=True), "/dev/null", f"b/{name}"
+            )
+        return "".join(chunks)

@@ -1,0 +1,342 @@
+"""Plan: which function of the build gets which rules, in which order, with which hooks.
+
+Pure data out. Files are pre-filtered by name before they are parsed; hooks are checked against
+their targets here, so a mismatch is a build-time error naming both signatures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import goparse
+from .detect import Package
+from .errors import UserError
+from .goparse import TYPE_PARAM, FuncDecl, GoFile, Param
+from .rules import FileRule, FunctionRule, RuleSet, StructRule
+
+API_PACKAGE = "github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+CALL_CONTEXT = f"*{API_PACKAGE}.CallContext"
+
+# Packages a hook's own machinery runs on: instrumenting them would recurse or break the runtime.
+NEVER_INSTRUMENTED = re.compile(r"^(runtime|runtime/.*|internal/.*|unsafe|reflect|sync/atomic)$")
+
+
+@dataclass(frozen=True)
+class Hook:
+    package: str  # import path
+    name: str
+    file: Path
+    line: int
+    decl: FuncDecl
+    may_skip: bool
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        """The parameters after the CallContext."""
+        return self.decl.params[1:]
+
+    @property
+    def call_param(self) -> str | None:
+        return self.decl.params[0].name if self.decl.params else None
+
+    def signature(self) -> str:
+        return f"func({', '.join(_shown(p) for p in self.decl.params)})"
+
+
+@dataclass(frozen=True)
+class Application:
+    """One rule applied to one function."""
+
+    rule: FunctionRule
+    rule_set: str
+    on_enter: Hook | None
+    on_exit: Hook | None
+
+    @property
+    def optimization(self) -> str:
+        if self.on_enter is None:
+            return "no-onenter"
+        parts = []
+        if self.on_exit is None:
+            parts.append("no-onexit")
+        if not self.on_enter.may_skip:
+            parts.append("no-skipcall")
+        return "+".join(parts) or "full"
+
+
+@dataclass
+class Target:
+    package: Package
+    file: Path
+    func: FuncDecl
+    applications: list[Application]  # outermost first
+
+
+@dataclass(frozen=True)
+class StructEdit:
+    package: Package
+    file: Path
+    offset: int  # just after the struct's "{"
+    text: str  # " Field Type;"
+    rule: StructRule
+
+
+@dataclass(frozen=True)
+class FileAddition:
+    package: Package
+    source: Path
+    name: str  # the new file's name in the package directory
+    rule: FileRule
+
+
+@dataclass
+class Plan:
+    targets: list[Target] = field(default_factory=list)
+    struct_edits: list[StructEdit] = field(default_factory=list)
+    file_additions: list[FileAddition] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    parsed: dict[Path, GoFile] = field(default_factory=dict)  # every target file, parsed once
+
+    @property
+    def hooks_packages(self) -> list[str]:
+        found = {
+            hook.package
+            for target in self.targets
+            for app in target.applications
+            for hook in (app.on_enter, app.on_exit)
+            if hook is not None
+        }
+        return sorted(found)
+
+    @property
+    def instrumented_packages(self) -> list[str]:
+        names = {t.package.import_path for t in self.targets}
+        names |= {e.package.import_path for e in self.struct_edits}
+        names |= {a.package.import_path for a in self.file_additions}
+        return sorted(names)
+
+
+def _shown(p: Param) -> str:
+    return f"{p.name} {p.type_text}" if p.name else p.type_text
+
+
+def _rule_applies(rule: FunctionRule | StructRule | FileRule, pkg: Package, go_version: str) -> bool:
+    if rule.go_version is not None and not rule.go_version.contains(go_version, go=True):
+        return False
+    if rule.version is None:
+        return True
+    if pkg.standard:
+        return rule.version.contains(go_version, go=True)
+    if pkg.module_version is None:
+        return True  # the user's own modules carry no version: their rules are theirs
+    return rule.version.contains(pkg.module_version)
+
+
+def _matches_package(import_path: str, pkg: Package) -> bool:
+    if import_path == "main":
+        return pkg.is_command and not pkg.import_path.endswith(".test")
+    return pkg.import_path == import_path
+
+
+def _receiver_matches(rule: FunctionRule, func: FuncDecl) -> bool:
+    if rule.receiver is None:
+        return func.receiver_base is None
+    return func.display_receiver == rule.receiver
+
+
+def buildable_packages(packages: Iterable[Package]) -> list[Package]:
+    """One entry per package directory: test variants share their package's files."""
+    seen: dict[str, Package] = {}
+    for pkg in packages:
+        if pkg.for_test or not pkg.go_files or pkg.import_path.endswith(".test"):
+            continue
+        seen.setdefault(pkg.import_path, pkg)
+    return list(seen.values())
+
+
+class Planner:
+    def __init__(self, rule_sets: Sequence[RuleSet], go_version: str, hooks_dirs: dict[str, Package]):
+        self.rule_sets = rule_sets
+        self.go_version = go_version
+        self.hooks_dirs = hooks_dirs
+        self._hooks: dict[tuple[str, str], Hook] = {}
+        self.plan = Plan()
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _parse(self, path: Path, pkg: Package) -> GoFile:
+        if path not in self.plan.parsed:
+            parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
+            if parsed.syntax_error is not None:
+                line, col = parsed.syntax_error
+                raise UserError(
+                    f"{path}:{line}:{col}: syntax error in a file that rules target; the plain "
+                    "`go build` fails on it too."
+                )
+            self.plan.parsed[path] = parsed
+        return self.plan.parsed[path]
+
+    def _candidate_files(self, pkg: Package, word: str) -> list[Path]:
+        needle = re.compile(rb"\b" + re.escape(word.encode()) + rb"\b")
+        return [f for f in pkg.go_files if needle.search(f.read_bytes())]
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    def _hook(self, rule_set: RuleSet, name: str, rule: FunctionRule) -> Hook:
+        key = (rule_set.hooks, name)
+        if key in self._hooks:
+            return self._hooks[key]
+        pkg = self.hooks_dirs.get(rule_set.hooks)
+        if pkg is None or pkg.error or not pkg.go_files:
+            reason = pkg.error if pkg is not None and pkg.error else "it was not found in the build"
+            raise UserError(f"{rule.source}: hooks package {rule_set.hooks} cannot be loaded: {reason}.")
+        for path in self._candidate_files(pkg, name):
+            parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
+            for decl in parsed.functions:
+                if decl.name == name and decl.receiver is None:
+                    body = goparse.find_function_body(parsed.source, name)
+                    call_name = decl.params[0].name if decl.params else None
+                    hook = Hook(
+                        pkg.import_path, name, path, decl.line, decl,
+                        goparse.may_call_set_skip(body, call_name),
+                    )  # fmt: skip
+                    self._hooks[key] = hook
+                    return hook
+        raise UserError(f"{rule.source}: hook function {name} is not declared in {rule_set.hooks}.")
+
+    def _check_hook(self, hook: Hook, expected: Sequence[Param], kind: str, target: str) -> None:
+        want = ", ".join(["call *api.CallContext", *(_shown(p) for p in expected)])
+        params = hook.decl.params
+        ok = bool(params) and params[0].canonical == CALL_CONTEXT and len(params) == len(expected) + 1
+        if ok:
+            for got, exp in zip(params[1:], expected, strict=True):
+                if got.canonical == "any":
+                    continue
+                if exp.canonical == TYPE_PARAM or got.canonical != exp.canonical:
+                    ok = False
+        if not ok:
+            what = "receiver and parameters" if kind == "onEnter" else "results"
+            raise UserError(
+                f"{hook.file}:{hook.line}: {kind} hook {hook.name} has signature {hook.signature()} "
+                f"but its target {target} needs func({want}) (the CallContext, then the target's "
+                f"{what}; any parameter may be `any`, and must be where the type mentions a type "
+                "parameter)."
+            )
+
+    # -- matching ------------------------------------------------------------------------------
+
+    def add_function_rule(self, rule_set: RuleSet, rule: FunctionRule, packages: Sequence[Package]) -> None:
+        hits = [p for p in packages if _matches_package(rule.import_path, p)]
+        hits = [p for p in hits if _rule_applies(rule, p, self.go_version)]
+        for pkg in hits:
+            if NEVER_INSTRUMENTED.match(pkg.import_path):
+                self.plan.warnings.append(f"{rule.source}: {pkg.import_path} cannot be instrumented; rule skipped.")
+                continue
+            found = False
+            for path in self._candidate_files(pkg, rule.function):
+                parsed = self._parse(path, pkg)
+                for func in parsed.functions:
+                    if func.name != rule.function or not _receiver_matches(rule, func):
+                        continue
+                    found = True
+                    if func.body_open is None or parsed.ignored or func.ignored:
+                        continue  # no body to jump from, or excluded with //otel:ignore
+                    if parsed.has_dot_import:
+                        self.plan.warnings.append(
+                            f"{path}:{func.line}: {func.qualified_name} is in a file with a dot import; skipped."
+                        )
+                        continue
+                    self._apply(rule_set, rule, pkg, path, func)
+            if not found:
+                shown = f"({rule.receiver}).{rule.function}" if rule.receiver else rule.function
+                self.plan.warnings.append(
+                    f"{rule.source}: {pkg.import_path} has no function {shown}; rule skipped."
+                )
+
+    def _apply(self, rule_set: RuleSet, rule: FunctionRule, pkg: Package, path: Path, func: FuncDecl) -> None:
+        func = self._with_receiver_constraints(func, pkg)
+        target_name = f"{pkg.import_path}.{func.qualified_name}"
+        on_enter = self._hook(rule_set, rule.on_enter, rule) if rule.on_enter else None
+        on_exit = self._hook(rule_set, rule.on_exit, rule) if rule.on_exit else None
+        receiver = (func.receiver,) if func.receiver is not None else ()
+        if on_enter is not None:
+            self._check_hook(on_enter, (*receiver, *func.params), "onEnter", target_name)
+        if on_exit is not None:
+            self._check_hook(on_exit, func.results, "onExit", target_name)
+        app = Application(rule, rule_set.name, on_enter, on_exit)
+        for target in self.plan.targets:
+            if target.file == path and target.func.line == func.line:
+                target.applications.append(app)
+                target.applications.sort(key=lambda a: a.rule.order)
+                return
+        self.plan.targets.append(Target(pkg, path, func, [app]))
+
+    def _with_receiver_constraints(self, func: FuncDecl, pkg: Package) -> FuncDecl:
+        """A generic method's trampolines need its type's constraints, declared with the type."""
+        if func.receiver_base is None or not func.type_params or func.type_params[0].constraint:
+            return func
+        pattern = re.compile(rb"\b" + re.escape(func.receiver_base.encode()) + rb"\s*\[")
+        for path in pkg.go_files:
+            source = path.read_bytes()
+            if not pattern.search(source):
+                continue
+            declared = goparse.parse_file(str(path), source, pkg.import_path).types.get(func.receiver_base)
+            if declared and len(declared[0]) == len(func.type_params):
+                params = tuple(
+                    goparse.TypeParam(mine.name, theirs.constraint)
+                    for mine, theirs in zip(func.type_params, declared[0], strict=True)
+                )
+                return _replace_type_params(func, params)
+        return _replace_type_params(func, tuple(goparse.TypeParam(p.name, "any") for p in func.type_params))
+
+    def add_struct_rule(self, rule: StructRule, packages: Sequence[Package]) -> None:
+        for pkg in packages:
+            if pkg.import_path != rule.import_path or not _rule_applies(rule, pkg, self.go_version):
+                continue
+            for path in self._candidate_files(pkg, rule.struct):
+                declared = self._parse(path, pkg).types.get(rule.struct)
+                if declared is not None and declared[1] is not None:
+                    text = f" {rule.field_name} {rule.field_type};"
+                    self.plan.struct_edits.append(StructEdit(pkg, path, declared[1], text, rule))
+                    break
+            else:
+                self.plan.warnings.append(
+                    f"{rule.source}: {pkg.import_path} has no struct type {rule.struct}; rule skipped."
+                )
+
+    def add_file_rule(self, rule_set: RuleSet, rule: FileRule, packages: Sequence[Package]) -> None:
+        for pkg in packages:
+            if _matches_package(rule.import_path, pkg) and _rule_applies(rule, pkg, self.go_version):
+                name = f"zz_otel_{rule_set.name}_{rule.file.name}"
+                self.plan.file_additions.append(FileAddition(pkg, rule.file, name, rule))
+
+
+def _replace_type_params(func: FuncDecl, params: tuple[goparse.TypeParam, ...]) -> FuncDecl:
+    from dataclasses import replace
+
+    return replace(func, type_params=params)
+
+
+def make_plan(
+    rule_sets: Sequence[RuleSet], packages: Sequence[Package], go_version: str, hooks_dirs: dict[str, Package]
+) -> Plan:
+    planner = Planner(rule_sets, go_version, hooks_dirs)
+    buildable = buildable_packages(packages)
+    # Support sets (the SDK set-up) apply only when another set instruments something.
+    for support in (False, True):
+        if support and not planner.plan.targets:
+            break
+        for rule_set in rule_sets:
+            if rule_set.support != support:
+                continue
+            for rule in rule_set.functions:
+                planner.add_function_rule(rule_set, rule, buildable)
+            for struct_rule in rule_set.structs:
+                planner.add_struct_rule(struct_rule, buildable)
+            for file_rule in rule_set.files:
+                planner.add_file_rule(rule_set, file_rule, buildable)
+    planner.plan.targets.sort(key=lambda t: (t.package.import_path, str(t.file), t.func.line))
+    return planner.plan
