@@ -14,9 +14,9 @@ import requests
 from github_api import GitHubAPI, SpecMissing, running_github_api
 
 from otel_go_autoinst.publish.github import upsert_sticky_comment
-from otel_go_autoinst.publish.prdiff import fetch_pr_changes
+from otel_go_autoinst.publish.prdiff import fetch_pr_changes, parse_diff
 from otel_go_autoinst.render import COMMENT_MARKER, render_markdown
-from otel_go_autoinst.report import Report
+from otel_go_autoinst.report import InstrumentedFunction, Report
 
 REPO = "octo/shop"
 PR = 7
@@ -190,6 +190,20 @@ def test_secondary_rate_limit_retry_after_is_honoured(gh: GitHubAPI) -> None:
     assert len(gh.comments_on(REPO, PR)) == 1
 
 
+def test_429_retry_after_on_listing_is_honoured(gh: GitHubAPI) -> None:
+    gh.fail(
+        "GET",
+        COMMENTS,
+        429,
+        headers={"Retry-After": "1"},
+        body={"message": "API rate limit exceeded", "documentation_url": "x"},
+    )
+    start = time.monotonic()
+    assert upsert(gh, body("report")).action == "created"
+    assert time.monotonic() - start >= 1.0
+    assert [r.status for r in gh.requests_to("GET", "comments$")] == [429, 200]
+
+
 def test_rate_limit_beyond_the_bounded_wait_is_skipped(gh: GitHubAPI) -> None:
     reset = str(int(time.time()) + 3600)
     gh.fail(
@@ -279,3 +293,78 @@ def test_the_server_catches_contract_violations() -> None:
                 assert len(api.violations) >= 2
     except SpecMissing as exc:
         pytest.fail(str(exc))
+
+
+GO_BEFORE = """package app
+
+func Keep() int {
+\treturn 1
+}
+
+func Trim() int {
+\tx := 1
+\tx++
+\treturn x
+}
+"""
+
+GO_AFTER = """package app
+
+func Keep() int {
+\treturn 1
+}
+
+func Trim() int {
+\tx := 1
+\treturn x
+}
+
+func Added() int {
+\treturn 3
+}
+"""
+
+
+def test_marks_from_a_real_git_diff(tmp_path: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@e", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    git("init", "-q")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.go").write_text(GO_BEFORE)
+    git("add", ".")
+    git("commit", "-qm", "base")
+    (tmp_path / "app" / "app.go").write_text(GO_AFTER)
+    (tmp_path / "app" / "new.go").write_text("package app\n\nfunc Fresh() {}\n")
+    git("add", ".")
+    changes = parse_diff(git("diff", "--cached"))
+    assert changes.added_files == {"app/new.go"}
+    assert changes.files["app/app.go"].deletion_points == {9}
+
+    def fn(name: str, file: str, line: int) -> InstrumentedFunction:
+        return InstrumentedFunction("example.com/app", file, line, name, None, ["r"], "full")
+
+    report = Report(
+        root=".",
+        go_version="1.23",
+        instrumented=[
+            fn("Keep", "app/app.go", 3),
+            fn("Trim", "app/app.go", 7),
+            fn("Added", "app/app.go", 12),
+            fn("Fresh", "app/new.go", 3),
+        ],
+    )
+    rows = {
+        line.split("|")[3].strip(): line.split("|")[1].strip()
+        for line in render_markdown(report, changes=changes).splitlines()
+        if line.startswith("| ") and "example.com/app" in line
+    }
+    assert rows == {"`Keep`": "", "`Trim`": "✏️ changed", "`Added`": "🆕 new", "`Fresh`": "🆕 new"}

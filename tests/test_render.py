@@ -145,6 +145,15 @@ def test_truncation_respects_any_limit(limit: int) -> None:
     assert text.startswith(COMMENT_MARKER)
 
 
+@pytest.mark.parametrize("byte_limit", [1000, 30_000, 60_000])
+def test_byte_limit_counts_utf8(byte_limit: int) -> None:
+    report = load("huge")
+    text = render_markdown(report, limit=10**9, byte_limit=byte_limit)
+    assert len(text.encode("utf-8")) <= byte_limit
+    assert text.startswith(COMMENT_MARKER)
+    assert "truncated" in text
+
+
 def test_escaping_in_cells() -> None:
     assert escape_text("a|b `c` <d> *e*") == "a&#124;b &#96;c&#96; &lt;d&gt; \\*e\\*"
     assert code("a|b") == "`a\\|b`"

@@ -333,8 +333,19 @@ def render_markdown(
     head_sha: str | None = None,
     changes: PrChanges | None = None,
     limit: int = 65_000,
+    byte_limit: int | None = None,
 ) -> str:
-    """Render the report as Markdown of at most `limit` characters (marker line first)."""
+    """Render the report as Markdown of at most `limit` characters (marker line first).
+
+    `byte_limit`, when given, also bounds the UTF-8 size (the job summary's limit is 1 MiB of
+    bytes, e.g. `limit=SUMMARY_LIMIT, byte_limit=SUMMARY_LIMIT`; a comment's is 65,536 characters).
+    """
+
+    def fits(candidate: str) -> bool:
+        if len(candidate) > limit:
+            return False
+        return byte_limit is None or len(candidate.encode("utf-8")) <= byte_limit
+
     marks = _marks(report, changes)
     header = "\n".join(_header(report, marks, changes)) + "\n"
     blocks = _blocks(report, repo_url, head_sha, marks, changes is not None)
@@ -363,22 +374,26 @@ def render_markdown(
         return "".join(parts)
 
     text = assemble(total)
-    if len(text) <= limit:
+    if fits(text):
         return text
     lo, hi = 0, total - 1  # find the largest number of items that fits
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if len(assemble(mid)) <= limit:
+        if fits(assemble(mid)):
             lo = mid
         else:
             hi = mid - 1
     text = assemble(lo)
-    if len(text) <= limit:
+    if fits(text):
         return text
     # Even the headline does not fit (absurdly small limit): cut hard, keep the marker.
     tail = "\n\n… (truncated; the full report is in the JSON artifact)\n"
-    room = max(limit - len(tail), len(COMMENT_MARKER) + 1)
-    return (text[:room] + tail)[:limit] if limit > len(COMMENT_MARKER) else COMMENT_MARKER[:limit]
+    cut = text[: max(limit - len(tail), 0)]
+    while cut and not fits(cut + tail):  # only the headline is left here: a few hundred chars
+        cut = cut[:-1]
+    if cut.startswith(COMMENT_MARKER):
+        return cut + tail
+    return COMMENT_MARKER[:limit] if fits(COMMENT_MARKER[:limit]) else ""
 
 
 # --------------------------------------------------------------------------- merging

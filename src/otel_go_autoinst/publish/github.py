@@ -40,11 +40,11 @@ MAX_RATE_LIMIT_WAIT = 120.0  # seconds we are willing to wait for a rate limit t
 CREATE_ATTEMPTS = 3
 
 HOW_TO_GET_THE_COMMENT = (
-    "The job summary has the full report. To get the pull-request comment: the token needs "
-    "`pull-requests: write` (add `permissions: pull-requests: write` to the job). Pull requests "
-    "from forks only get a read-only token; for them, upload the report JSON as an artifact and "
-    "post the comment from a second workflow triggered by `workflow_run` (it runs in the base "
-    "repository with a write token), e.g. with `otel-go-autoinst comment --report report.json`."
+    "The job summary has the full report. To get the pull-request comment, give the job "
+    "`permissions: pull-requests: write`. Pull requests from forks only get a read-only token: "
+    "upload the report JSON as an artifact and post the comment from a second workflow "
+    "triggered by `workflow_run` (it runs in the base repository with a write token) that runs "
+    "this action with `mode: comment`."
 )
 
 

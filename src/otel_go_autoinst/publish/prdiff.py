@@ -9,8 +9,10 @@ renderer uses it to mark instrumented functions:
 - "changed by this PR": any added/changed line or deletion point falls in the function's range.
   The report only has a function's opening line, so the range of a function is from its line to
   the line before the next instrumented function in the same file (or the end of the file for the
-  last one). This can over-mark the last function of a file when the PR edits code after it; it
-  never misses a change inside an instrumented function.
+  last one). Added lines that are blank or only a `//` comment do not count (a new function's doc
+  comment right after an instrumented function does not mark it). This can over-mark the last
+  function of a file when the PR edits code after it; it never misses a code change inside an
+  instrumented function.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class FileChanges:
     """Changes to one file, in line numbers of the file's new version."""
 
     added_lines: set[int] = field(default_factory=set)
+    # the subset of added_lines that are blank or only a // comment
+    trivial_lines: set[int] = field(default_factory=set)
     # new-version line numbers before which lines were removed (a pure deletion touches these)
     deletion_points: set[int] = field(default_factory=set)
     is_new: bool = False
@@ -62,7 +66,8 @@ class PrChanges:
         if fc.is_new:
             return True
         hi = last if last is not None else float("inf")
-        return any(first <= n <= hi for n in fc.added_lines) or any(
+        code_lines = fc.added_lines - fc.trivial_lines
+        return any(first <= n <= hi for n in code_lines) or any(
             first < n <= hi for n in fc.deletion_points
         )
 
@@ -95,6 +100,9 @@ def parse_diff(text: str) -> PrChanges:
             for line in hunk:
                 if line.is_added and line.target_line_no is not None:
                     fc.added_lines.add(line.target_line_no)
+                    stripped = line.value.strip()
+                    if not stripped or stripped.startswith("//"):
+                        fc.trivial_lines.add(line.target_line_no)
                     pending_deletion = False
                 elif line.is_removed:
                     pending_deletion = True
