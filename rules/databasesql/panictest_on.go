@@ -1,0 +1,5 @@
+//go:build otel_autoinst_panictest
+
+package databasesql
+
+const panicTest = true

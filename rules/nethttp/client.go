@@ -1,0 +1,162 @@
+package nethttp
+
+import (
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
+)
+
+// clientState goes from clientOnEnter to clientOnExit.
+type clientState struct {
+	span trace.Span
+	orig *http.Request // the caller's request
+	sent *http.Request // the copy carrying the trace headers, nil when none was made
+}
+
+// clientOnEnter runs at the top of (*http.Transport).RoundTrip: every request an http.Client sends
+// through the default or any http.Transport, each redirect hop included. The CLIENT span is a child
+// of the request's context; the trace context and baggage go out in the headers of a shallow copy
+// of the request (a RoundTripper must not modify the caller's request).
+//
+// Requests of the SDK's own exporters are never traced.
+func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) {
+	if req == nil || req.URL == nil {
+		return
+	}
+	ctx := req.Context()
+	if otelsetup.IsExporterContext(ctx) {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs, verb := methodAttrs(req.Method, attrs)
+	host, port := splitHostPort(req.URL.Host)
+	if port == 0 {
+		port = defaultPort(req.URL.Scheme)
+	}
+	if host != "" {
+		attrs = append(attrs, semconv.ServerAddress(host))
+		if port > 0 {
+			attrs = append(attrs, semconv.ServerPort(port))
+		}
+	}
+	attrs = append(attrs, semconv.URLFull(redactedURL(req.URL)))
+
+	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb,
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attrs...))
+
+	st := &clientState{span: span, orig: req}
+	if req.Header != nil { // a nil Header is an error RoundTrip reports: leave that request alone
+		carrier := propagation.MapCarrier{}
+		otel.GetTextMapPropagator().Inject(ctx, carrier)
+		if len(carrier) > 0 {
+			sent := req.WithContext(ctx)
+			sent.Header = req.Header.Clone()
+			for k, v := range carrier {
+				sent.Header.Set(k, v)
+			}
+			st.sent = sent
+			call.SetParam(1, sent)
+		}
+	}
+	if !span.IsRecording() && st.sent == nil {
+		return
+	}
+	call.SetData(st)
+	if panicTest {
+		panic("otel-go-autoinst test build: clientOnEnter panics on purpose")
+	}
+}
+
+// clientOnExit records the response status (4xx and 5xx are errors for a client) or the error, and
+// ends the span. The response keeps pointing at the caller's request, as without instrumentation.
+func clientOnExit(call *api.CallContext, resp *http.Response, err error) {
+	if panicTest {
+		panic("otel-go-autoinst test build: clientOnExit panics on purpose")
+	}
+	st, _ := call.GetData().(*clientState)
+	if st == nil {
+		return
+	}
+	if resp != nil && st.sent != nil && resp.Request == st.sent {
+		resp.Request = st.orig
+	}
+	span := st.span
+	defer span.End()
+	if err != nil {
+		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+		span.SetStatus(codes.Error, err.Error())
+		return
+	}
+	if resp == nil {
+		return
+	}
+	span.SetAttributes(
+		semconv.HTTPResponseStatusCode(resp.StatusCode),
+		semconv.NetworkProtocolVersion(protocolVersion(resp.ProtoMajor, resp.ProtoMinor)))
+	if resp.StatusCode >= 400 {
+		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
+		span.SetStatus(codes.Error, "")
+	}
+}
+
+func defaultPort(scheme string) int {
+	switch strings.ToLower(scheme) {
+	case "http", "ws":
+		return 80
+	case "https", "wss":
+		return 443
+	}
+	return 0
+}
+
+// sensitiveQueryKeys are the query parameters whose values the semantic conventions ask to redact.
+var sensitiveQueryKeys = []string{"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"}
+
+// redactedURL is url.full: credentials and signature parameters replaced by REDACTED.
+func redactedURL(u *url.URL) string {
+	if u.User == nil && u.RawQuery == "" {
+		return u.String()
+	}
+	c := *u
+	if c.User != nil {
+		c.User = url.UserPassword("REDACTED", "REDACTED")
+	}
+	if c.RawQuery != "" {
+		q, err := url.ParseQuery(c.RawQuery)
+		if err == nil {
+			changed := false
+			for _, k := range sensitiveQueryKeys {
+				if _, ok := q[k]; ok {
+					q.Set(k, "REDACTED")
+					changed = true
+				}
+			}
+			if changed {
+				c.RawQuery = q.Encode()
+			}
+		}
+	}
+	return c.String()
+}
+
+// errorType is error.type for an error: its type's name, low in cardinality.
+func errorType(err error) string {
+	t := reflect.TypeOf(err)
+	if t == nil {
+		return "_OTHER"
+	}
+	return t.String()
+}

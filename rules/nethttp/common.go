@@ -1,0 +1,60 @@
+// Package nethttp holds the hooks that trace net/http: one SERVER span per request served by any
+// http.Server (serverHandler.ServeHTTP, whatever the Handler), one CLIENT span per request sent
+// through an http.Transport (Transport.RoundTrip, which every http.Client with the default or an
+// http.Transport reaches), with W3C trace context and baggage propagated both ways.
+package nethttp
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+const scope = "github.com/otel-go-autoinst/otel-go-autoinst/rules/nethttp"
+
+// methodAttrs returns the http.request.method attributes (and the span name's method): the known
+// methods as they are, any other as _OTHER with the original kept (semantic conventions).
+func methodAttrs(method string, attrs []attribute.KeyValue) ([]attribute.KeyValue, string) {
+	if method == "" {
+		method = http.MethodGet // net/http: "" means GET
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "QUERY":
+		return append(attrs, semconv.HTTPRequestMethodKey.String(method)), method
+	}
+	return append(attrs,
+		semconv.HTTPRequestMethodKey.String("_OTHER"),
+		semconv.HTTPRequestMethodOriginal(method)), "HTTP"
+}
+
+// splitHostPort splits "host[:port]" leniently: port is 0 when absent or invalid.
+func splitHostPort(hostport string) (string, int) {
+	host, portStr, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), 0
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return host, 0
+	}
+	return host, port
+}
+
+func protocolVersion(major, minor int) string {
+	switch {
+	case major == 1 && minor == 1:
+		return "1.1"
+	case major == 1 && minor == 0:
+		return "1.0"
+	case major == 2 && minor == 0:
+		return "2"
+	case major == 3 && minor == 0:
+		return "3"
+	}
+	return strconv.Itoa(major) + "." + strconv.Itoa(minor)
+}

@@ -1,0 +1,195 @@
+package nethttp
+
+import (
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
+)
+
+// serverState goes from serverOnEnter to serverOnExit.
+type serverState struct {
+	span trace.Span
+	rw   http.ResponseWriter
+	req  *http.Request // the request handed to the handler (ServeMux sets its Pattern)
+	path string
+	verb string // the span name's method
+}
+
+// serverOnEnter runs at the top of net/http's serverHandler.ServeHTTP, which every http.Server
+// (ListenAndServe, Serve, TLS, HTTP/2, httptest) calls once per request before its Handler, so any
+// Handler, ServeMux or not, gets one SERVER span. The incoming trace context and baggage are
+// extracted from the headers, and the handler receives the span's context in r.Context().
+//
+// Parameters: 0 the serverHandler (unexported, hence any), 1 the ResponseWriter, 2 the request.
+func serverOnEnter(call *api.CallContext, _ any, rw http.ResponseWriter, req *http.Request) {
+	if req == nil || req.URL == nil {
+		return
+	}
+	ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+
+	attrs := make([]attribute.KeyValue, 0, 14)
+	attrs, verb := methodAttrs(req.Method, attrs)
+	path := req.URL.Path
+	scheme := "http"
+	if req.TLS != nil {
+		scheme = "https"
+	}
+	attrs = append(attrs, semconv.URLPath(path), semconv.URLScheme(scheme))
+	if host, port := splitHostPort(req.Host); host != "" {
+		attrs = append(attrs, semconv.ServerAddress(host))
+		if port > 0 {
+			attrs = append(attrs, semconv.ServerPort(port))
+		}
+	}
+	if peer, port := splitHostPort(req.RemoteAddr); peer != "" {
+		attrs = append(attrs, semconv.ClientAddress(peer), semconv.NetworkPeerAddress(peer))
+		if port > 0 {
+			attrs = append(attrs, semconv.NetworkPeerPort(port))
+		}
+	}
+	attrs = append(attrs, semconv.NetworkProtocolVersion(protocolVersion(req.ProtoMajor, req.ProtoMinor)))
+	if ua := req.UserAgent(); ua != "" {
+		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	}
+
+	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb+" "+path,
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attrs...))
+	if !span.SpanContext().IsValid() && baggage.FromContext(ctx).Len() == 0 {
+		// Tracing is off (OTEL_SDK_DISABLED, or a no-op provider): leave the request as it is.
+		return
+	}
+	next := req.WithContext(ctx)
+	call.SetParam(2, next)
+	call.SetData(&serverState{span: span, rw: rw, req: next, path: path, verb: verb})
+	if panicTest {
+		panic("otel-go-autoinst test build: serverOnEnter panics on purpose")
+	}
+}
+
+// serverOnExit runs when the handler has returned: it records the route ServeMux matched, the
+// status the handler wrote (200 when it wrote none, as net/http then sends), and ends the span.
+func serverOnExit(call *api.CallContext) {
+	if panicTest {
+		panic("otel-go-autoinst test build: serverOnExit panics on purpose")
+	}
+	st, _ := call.GetData().(*serverState)
+	if st == nil {
+		return
+	}
+	span := st.span
+	defer span.End()
+	if route := routeOf(st.req.Pattern); route != "" {
+		span.SetAttributes(semconv.HTTPRoute(route))
+		span.SetName(st.verb + " " + route)
+	}
+	status, known := responseStatus(st.rw)
+	if !known {
+		return
+	}
+	span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+	if status >= 500 {
+		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+		span.SetStatus(codes.Error, "")
+	}
+}
+
+// routeOf turns a ServeMux pattern ("[METHOD ][HOST]/PATH") into the http.route ("/PATH").
+func routeOf(pattern string) string {
+	if pattern == "" {
+		return ""
+	}
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		pattern = strings.TrimLeft(pattern[i:], " \t")
+	}
+	if i := strings.IndexByte(pattern, '/'); i > 0 {
+		pattern = pattern[i:]
+	} else if i < 0 {
+		return ""
+	}
+	return pattern
+}
+
+// The status a handler wrote is kept in unexported fields of net/http's ResponseWriters (response
+// for HTTP/1, http2responseWriter for HTTP/2). They are read, never written, by reflection; when a
+// Go version lays them out differently the status is simply not recorded.
+
+type statusFields struct {
+	status, wrote, hijacked []int // index paths; hijacked may be nil
+}
+
+var statusFieldsByType sync.Map // reflect.Type -> *statusFields (nil when unknown)
+
+func fieldsOf(t reflect.Type) *statusFields {
+	if v, ok := statusFieldsByType.Load(t); ok {
+		return v.(*statusFields)
+	}
+	var sf *statusFields
+	if t.PkgPath() == "net/http" && t.Kind() == reflect.Struct {
+		base := reflect.Type(t)
+		var prefix []int
+		if rws, ok := t.FieldByName("rws"); ok && rws.Type.Kind() == reflect.Pointer &&
+			rws.Type.Elem().Kind() == reflect.Struct {
+			base, prefix = rws.Type.Elem(), rws.Index
+		}
+		status, ok1 := base.FieldByName("status")
+		wrote, ok2 := base.FieldByName("wroteHeader")
+		if ok1 && ok2 && status.Type.Kind() == reflect.Int && wrote.Type.Kind() == reflect.Bool {
+			sf = &statusFields{
+				status: append(append([]int{}, prefix...), status.Index...),
+				wrote:  append(append([]int{}, prefix...), wrote.Index...),
+			}
+			if conn, ok := base.FieldByName("conn"); ok && prefix == nil &&
+				conn.Type.Kind() == reflect.Pointer && conn.Type.Elem().Kind() == reflect.Struct {
+				if h, ok := conn.Type.Elem().FieldByName("hijackedv"); ok && h.Type.Kind() == reflect.Bool {
+					sf.hijacked = append(append([]int{}, conn.Index...), h.Index...)
+				}
+			}
+		}
+	}
+	statusFieldsByType.Store(t, sf)
+	return sf
+}
+
+// responseStatus returns the status code the server sends for rw once the handler has returned.
+func responseStatus(rw http.ResponseWriter) (int, bool) {
+	v := reflect.ValueOf(rw)
+	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
+		return 0, false
+	}
+	v = v.Elem()
+	sf := fieldsOf(v.Type())
+	if sf == nil {
+		return 0, false
+	}
+	if sf.hijacked != nil {
+		if h, err := v.FieldByIndexErr(sf.hijacked); err == nil && h.Bool() {
+			return 0, false // the handler took the connection over: no HTTP response from net/http
+		}
+	}
+	wrote, err := v.FieldByIndexErr(sf.wrote)
+	if err != nil {
+		return 0, false
+	}
+	if !wrote.Bool() {
+		return http.StatusOK, true // net/http writes 200 for a handler that wrote nothing
+	}
+	status, err := v.FieldByIndexErr(sf.status)
+	if err != nil {
+		return 0, false
+	}
+	return int(status.Int()), true
+}

@@ -1,0 +1,9 @@
+//go:build plan9
+
+package otelsetup
+
+import "os"
+
+func markUserHandled(os.Signal) {}
+
+func installSignalFlush() {}
