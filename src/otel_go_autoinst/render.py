@@ -414,9 +414,12 @@ def _merge_steps(steps: list[StepOutcome | None]) -> StepOutcome | None:
     commands = [s.command for s in present]
     command = commands[0] if all(c == commands[0] for c in commands) else []
     if not command:
+        distinct: list[list[str]] = []
         for c in commands:
-            if c:
-                command += (["&&"] if command else []) + list(c)
+            if c and c not in distinct:
+                distinct.append(c)
+        for c in distinct:
+            command += (["&&"] if command else []) + list(c)
     errors: list[Diagnostic] = []
     seen: set[tuple[str, int, int, str]] = set()
     for s in present:

@@ -144,7 +144,7 @@ def fetch_pr_changes(
 
     gh = make_client(token=token, api_url=api_url)
     try:
-        url = f"{api_url.rstrip('/')}/repos/{repo}/pulls/{int(pr_number)}"
+        url = f"/repos/{repo}/pulls/{int(pr_number)}"
         status, _headers, body = gh.requester.requestJson(
             "GET", url, headers={"Accept": DIFF_MEDIA_TYPE}
         )
