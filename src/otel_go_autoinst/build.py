@@ -35,8 +35,12 @@ _OPTIMIZER_NOTE = re.compile(
     r"zero-copy|mark escaped|.* captured by a closure|.*stack-allocated).*)$"
 )
 # Other informational lines the compiler prints under -m.
-_BENIGN = re.compile(r": (index bounds check elided|.* ignoring self-assignment|.*inlining call to)")
-_DIAGNOSTIC = re.compile(r"^(?P<file>[^\s:][^:]*\.go):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<msg>.*)$")
+_BENIGN = re.compile(
+    r": (index bounds check elided|.* ignoring self-assignment|.*inlining call to)"
+)
+_DIAGNOSTIC = re.compile(
+    r"^(?P<file>[^\s:][^:]*\.go):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<msg>.*)$"
+)
 
 
 @dataclass
@@ -71,7 +75,9 @@ def workspace(project: Project, rules_dir: Path, keep: bool = False) -> Iterator
         env["GOWORK"] = str(run_dir / "go.work")
         # The toolchain the user runs is the one we measure and report; -mod/-modfile don't mix
         # with a workspace.
-        flags = [f for f in env.get("GOFLAGS", "").split() if not f.startswith(("-mod=", "-modfile="))]
+        flags = [
+            f for f in env.get("GOFLAGS", "").split() if not f.startswith(("-mod=", "-modfile="))
+        ]
         env["GOFLAGS"] = " ".join(flags)
         yield Workspace(run_dir, env, project)
     finally:
@@ -91,7 +97,9 @@ def write_overlay(ws: Workspace, rewrite: Rewrite, extra: Mapping[Path, bytes], 
     files_dir = ws.dir / name
     files_dir.mkdir(exist_ok=True)
     replace: dict[str, str] = {}
-    for index, (path, content) in enumerate(sorted({**rewrite.changed, **rewrite.added, **extra}.items())):
+    for index, (path, content) in enumerate(
+        sorted({**rewrite.changed, **rewrite.added, **extra}.items())
+    ):
         stored = files_dir / f"{index}_{path.name}"
         stored.write_bytes(content)
         replace[str(path)] = str(stored)
@@ -145,7 +153,9 @@ def _all_hooks(hooks_of: Mapping[str, set[str]]) -> set[str]:
 @dataclass
 class GoRun:
     exit_code: int
-    notes: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # (abs file, line) -> -m notes
+    notes: dict[tuple[str, int], list[str]] = field(
+        default_factory=dict
+    )  # (abs file, line) -> -m notes
     diagnostics: list[Diagnostic] = field(default_factory=list)
     output: str = ""  # what was shown to the user (stderr less the optimizer's notes)
 
@@ -216,7 +226,10 @@ def run_go_streaming(
         if match:
             run.diagnostics.append(
                 Diagnostic(
-                    str((cwd / match["file"]).resolve()), int(match["line"]), int(match["col"] or 0), match["msg"]
+                    str((cwd / match["file"]).resolve()),
+                    int(match["line"]),
+                    int(match["col"] or 0),
+                    match["msg"],
                 )
             )
     return run
@@ -234,14 +247,18 @@ def gcflags_for(packages: Sequence[str], user_flags: Sequence[str], extra: str =
     out = [f"-gcflags={v}" for v in user_flags]
     for pkg in packages:
         theirs = ""
-        for pattern, flags in user:
-            if pattern in ("all", pkg) or (pattern and pattern.endswith("/...") and pkg.startswith(pattern[:-4])):
+        for scope, flags in user:
+            if scope in ("all", pkg) or (
+                scope and scope.endswith("/...") and pkg.startswith(scope[:-4])
+            ):
                 theirs = flags
         out.append(f"-gcflags={pkg}={(theirs + ' ' + extra).strip()}")
     return out
 
 
-def escape_verdicts(plan: Plan, notes: Mapping[tuple[str, int], list[str]]) -> dict[tuple[str, str], list[bool]]:
+def escape_verdicts(
+    plan: Plan, notes: Mapping[tuple[str, int], list[str]]
+) -> dict[tuple[str, str], list[bool]]:
     """Per hook, whether each parameter escapes, from the compiler's -m notes on the hooks package."""
     verdicts: dict[tuple[str, str], list[bool]] = {}
     compiled = {file for file, _ in notes}

@@ -83,7 +83,9 @@ def parse_args(argv: Sequence[str]) -> Args:
         elif token.startswith("-"):
             flag = name.lstrip("-")
             if flag in ("overlay", "modfile"):
-                raise UserError(f"-{flag} cannot be used: otel-go-autoinst passes its own to the go command.")
+                raise UserError(
+                    f"-{flag} cannot be used: otel-go-autoinst passes its own to the go command."
+                )
             if flag in GO_VALUE_FLAGS and not eq:
                 if i + 1 >= len(rest):
                     raise UserError(f"{token} needs a value.")

@@ -45,7 +45,9 @@ class Project:
     modules: tuple[Module, ...]
     workspace: Path | None  # the user's go.work, when there is one
     env: GoEnv
-    replaces: tuple[str, ...] = ()  # go.work replace directives, as "old => new" with absolute paths
+    replaces: tuple[
+        str, ...
+    ] = ()  # go.work replace directives, as "old => new" with absolute paths
 
 
 @dataclass
@@ -89,7 +91,9 @@ def run_go(
         ) from None
     if check and proc.returncode != 0:
         detail = proc.stderr.strip().splitlines()
-        raise UserError(f"`go {' '.join(args[:2])}` failed in {cwd}: {detail[0] if detail else 'no output'}")
+        raise UserError(
+            f"`go {' '.join(args[:2])}` failed in {cwd}: {detail[0] if detail else 'no output'}"
+        )
     return proc
 
 
@@ -200,8 +204,10 @@ def _package(raw: dict) -> Package:  # type: ignore[type-arg]
     module = raw.get("Module") or {}
     replace = module.get("Replace") or {}
     # A module replaced by a directory, or one of the workspace's, has no version of its own.
-    version = None if (module.get("Main") or (replace and not replace.get("Version"))) else (
-        replace.get("Version") or module.get("Version")
+    version = (
+        None
+        if (module.get("Main") or (replace and not replace.get("Version")))
+        else (replace.get("Version") or module.get("Version"))
     )
     error = raw.get("Error")
     return Package(

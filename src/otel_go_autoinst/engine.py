@@ -73,7 +73,11 @@ def _repo_root(path: Path) -> Path:
 def shown_path(path: Path, prepared: Prepared) -> str:
     """Repository-relative for the user's files; GOROOT/... and GOMODCACHE/... otherwise."""
     env = prepared.project.env
-    for base, label in ((prepared.repo_root, None), (env.goroot, "GOROOT"), (env.gomodcache, "GOMODCACHE")):
+    for base, label in (
+        (prepared.repo_root, None),
+        (env.goroot, "GOROOT"),
+        (env.gomodcache, "GOMODCACHE"),
+    ):
         try:
             rel = path.resolve().relative_to(base.resolve())
         except ValueError:
@@ -94,13 +98,17 @@ def _check_buildable(packages: list[Package]) -> None:
 def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
     """Detect the packages and plan; the rewrite is conservative (no escape verdicts yet)."""
     rule_sets = load_rule_sets(opts.rules, opts.disabled)
-    packages = list_packages(project.root, opts.patterns or ["."], ws.env, test=test, flags=opts.list_flags)
+    packages = list_packages(
+        project.root, opts.patterns or ["."], ws.env, test=test, flags=opts.list_flags
+    )
     _check_buildable(packages)
     hooks = {p.import_path: p for p in list_packages(
         project.root, sorted({rs.hooks for rs in rule_sets}), ws.env, deps=False
     )} if rule_sets else {}  # fmt: skip
     plan = make_plan(rule_sets, packages, project.env.version, hooks)
-    return Prepared(project, rule_sets, packages, plan, rewrite(plan, {}), ws, _repo_root(project.root))
+    return Prepared(
+        project, rule_sets, packages, plan, rewrite(plan, {}), ws, _repo_root(project.root)
+    )
 
 
 def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
@@ -130,7 +138,8 @@ def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) 
         go_version=project.env.version,
         tool_version=__version__,
         modules=[
-            ModuleInfo(m.path, shown_path(m.dir, prepared) or ".", m.go, m.toolchain) for m in project.modules
+            ModuleInfo(m.path, shown_path(m.dir, prepared) or ".", m.go, m.toolchain)
+            for m in project.modules
         ],
         rules=[RuleInfo(rs.name, rs.hooks, rs.builtin, str(rs.path)) for rs in prepared.rule_sets],
         warnings=list(plan.warnings),
@@ -143,13 +152,18 @@ def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) 
         raw_inlinable: bool | None = None
         if notes is not None and file in compiled:
             at_brace = notes.get((file, func.brace_line or 0), [])
-            entered = [k for k, app in zip(numbers, target.applications, strict=True) if app.on_enter]
+            entered = [
+                k for k, app in zip(numbers, target.applications, strict=True) if app.on_enter
+            ]
             if entered:
-                inlined = all(
+                found = [
                     any(re.match(rf"inlining call to _otelEnter{k}(\[|$)", m) for m in at_brace)
                     for k in entered
-                )
-            raw_inlinable = any(m.startswith("can inline") for m in notes.get((file, func.line), []))
+                ]
+                # A generic function is compiled where it is instantiated, maybe not with -m.
+                inlined = True if all(found) else (None if func.type_params else False)
+            own = re.compile(rf"can inline (?:\S+\.)?{re.escape(func.name)}(?:\[.*\])?(?: |$)")
+            raw_inlinable = any(own.match(m) for m in notes.get((file, func.line), []))
         optimizations = [app.optimization for app in target.applications]
         report.instrumented.append(
             InstrumentedFunction(
@@ -159,7 +173,9 @@ def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) 
                 function=func.name,
                 receiver=func.display_receiver,
                 rules=[app.rule_set for app in target.applications],
-                optimization=optimizations[0] if len(set(optimizations)) == 1 else ",".join(optimizations),
+                optimization=optimizations[0]
+                if len(set(optimizations)) == 1
+                else ",".join(optimizations),
                 inlined=inlined,
                 raw_inlinable=raw_inlinable,
                 module="std" if target.package.standard else (target.package.module_path or ""),
@@ -171,7 +187,8 @@ def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) 
 
 def _outcome(command: list[str], run: GoRun, seconds: float, prepared: Prepared) -> StepOutcome:
     errors = [
-        Diagnostic(shown_path(Path(d.file), prepared), d.line, d.column, d.message) for d in run.diagnostics
+        Diagnostic(shown_path(Path(d.file), prepared), d.line, d.column, d.message)
+        for d in run.diagnostics
     ]
     return StepOutcome(
         command=command,
@@ -231,7 +248,7 @@ def run_diff(opts: Options) -> str:
     project = detect_project(opts.root)
     with workspace(project, builtin_rules_dir(), opts.keep_work) as ws:
         prepared = _stage(opts, ws, project, test=False)
-        chunks = []
+        chunks: list[str] = []
         for path, content in sorted(prepared.rewrite.changed.items()):
             name = shown_path(path, prepared)
             chunks += difflib.unified_diff(

@@ -332,8 +332,8 @@ def parse_file(path: str, source: bytes, package_path: str) -> GoFile:
                 if type_node is not None and type_node.type == "struct_type":
                     fields = type_node.named_children[0] if type_node.named_children else None
                     struct_open = fields.start_byte + 1 if fields is not None else None
-                params = _type_params(spec.child_by_field_name("type_parameters"))
-                gofile.types[_text(spec.child_by_field_name("name"))] = (params, struct_open)
+                declared = _type_params(spec.child_by_field_name("type_parameters"))
+                gofile.types[_text(spec.child_by_field_name("name"))] = (declared, struct_open)
         if node.type not in ("function_declaration", "method_declaration"):
             continue
         receiver_node = node.child_by_field_name("receiver")
@@ -357,7 +357,9 @@ def parse_file(path: str, source: bytes, package_path: str) -> GoFile:
         elif result.type == "parameter_list":
             results = _params(result, canon)
         else:
-            results = [Param(None, _text(result), canon.canon(result), type_start=result.start_byte)]
+            results = [
+                Param(None, _text(result), canon.canon(result), type_start=result.start_byte)
+            ]
         body = node.child_by_field_name("body")
         gofile.functions.append(
             FuncDecl(
@@ -385,7 +387,10 @@ def hook_param_names(source: bytes, func_name: str) -> list[str]:
     """Names of a hook's parameters as declared (for reading the compiler's escape verdict)."""
     root = _parser().parse(source).root_node
     for node in root.named_children:
-        if node.type == "function_declaration" and _text(node.child_by_field_name("name")) == func_name:
+        if (
+            node.type == "function_declaration"
+            and _text(node.child_by_field_name("name")) == func_name
+        ):
             canon = _TypeCanon({}, "", set())
             return [p.name or "" for p in _params(node.child_by_field_name("parameters"), canon)]
     return []
@@ -394,7 +399,10 @@ def hook_param_names(source: bytes, func_name: str) -> list[str]:
 def find_function_body(source: bytes, func_name: str) -> Node | None:
     root = _parser().parse(source).root_node
     for node in root.named_children:
-        if node.type == "function_declaration" and _text(node.child_by_field_name("name")) == func_name:
+        if (
+            node.type == "function_declaration"
+            and _text(node.child_by_field_name("name")) == func_name
+        ):
             return node.child_by_field_name("body")
     return None
 
@@ -412,7 +420,11 @@ def may_call_set_skip(body: Node | None, call_param: str | None) -> bool:
         if _text(ident) != call_param:
             continue
         parent = ident.parent
-        if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == ident:
+        if (
+            parent is not None
+            and parent.type == "selector_expression"
+            and parent.child_by_field_name("operand") == ident
+        ):
             continue  # call.Method(...) or call.field: methods other than SetSkipCall
         return True
     return False

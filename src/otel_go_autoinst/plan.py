@@ -123,7 +123,9 @@ def _shown(p: Param) -> str:
     return f"{p.name} {p.type_text}" if p.name else p.type_text
 
 
-def _rule_applies(rule: FunctionRule | StructRule | FileRule, pkg: Package, go_version: str) -> bool:
+def _rule_applies(
+    rule: FunctionRule | StructRule | FileRule, pkg: Package, go_version: str
+) -> bool:
     if rule.go_version is not None and not rule.go_version.contains(go_version, go=True):
         return False
     if rule.version is None:
@@ -158,7 +160,9 @@ def buildable_packages(packages: Iterable[Package]) -> list[Package]:
 
 
 class Planner:
-    def __init__(self, rule_sets: Sequence[RuleSet], go_version: str, hooks_dirs: dict[str, Package]):
+    def __init__(
+        self, rule_sets: Sequence[RuleSet], go_version: str, hooks_dirs: dict[str, Package]
+    ):
         self.rule_sets = rule_sets
         self.go_version = go_version
         self.hooks_dirs = hooks_dirs
@@ -192,7 +196,9 @@ class Planner:
         pkg = self.hooks_dirs.get(rule_set.hooks)
         if pkg is None or pkg.error or not pkg.go_files:
             reason = pkg.error if pkg is not None and pkg.error else "it was not found in the build"
-            raise UserError(f"{rule.source}: hooks package {rule_set.hooks} cannot be loaded: {reason}.")
+            raise UserError(
+                f"{rule.source}: hooks package {rule_set.hooks} cannot be loaded: {reason}."
+            )
         for path in self._candidate_files(pkg, name):
             parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
             for decl in parsed.functions:
@@ -210,7 +216,11 @@ class Planner:
     def _check_hook(self, hook: Hook, expected: Sequence[Param], kind: str, target: str) -> None:
         want = ", ".join(["call *api.CallContext", *(_shown(p) for p in expected)])
         params = hook.decl.params
-        ok = bool(params) and params[0].canonical == CALL_CONTEXT and len(params) == len(expected) + 1
+        ok = (
+            bool(params)
+            and params[0].canonical == CALL_CONTEXT
+            and len(params) == len(expected) + 1
+        )
         if ok:
             for got, exp in zip(params[1:], expected, strict=True):
                 if got.canonical == "any":
@@ -228,12 +238,16 @@ class Planner:
 
     # -- matching ------------------------------------------------------------------------------
 
-    def add_function_rule(self, rule_set: RuleSet, rule: FunctionRule, packages: Sequence[Package]) -> None:
+    def add_function_rule(
+        self, rule_set: RuleSet, rule: FunctionRule, packages: Sequence[Package]
+    ) -> None:
         hits = [p for p in packages if _matches_package(rule.import_path, p)]
         hits = [p for p in hits if _rule_applies(rule, p, self.go_version)]
         for pkg in hits:
             if NEVER_INSTRUMENTED.match(pkg.import_path):
-                self.plan.warnings.append(f"{rule.source}: {pkg.import_path} cannot be instrumented; rule skipped.")
+                self.plan.warnings.append(
+                    f"{rule.source}: {pkg.import_path} cannot be instrumented; rule skipped."
+                )
                 continue
             found = False
             for path in self._candidate_files(pkg, rule.function):
@@ -256,7 +270,9 @@ class Planner:
                     f"{rule.source}: {pkg.import_path} has no function {shown}; rule skipped."
                 )
 
-    def _apply(self, rule_set: RuleSet, rule: FunctionRule, pkg: Package, path: Path, func: FuncDecl) -> None:
+    def _apply(
+        self, rule_set: RuleSet, rule: FunctionRule, pkg: Package, path: Path, func: FuncDecl
+    ) -> None:
         func = self._with_receiver_constraints(func, pkg)
         target_name = f"{pkg.import_path}.{func.qualified_name}"
         on_enter = self._hook(rule_set, rule.on_enter, rule) if rule.on_enter else None
@@ -283,14 +299,18 @@ class Planner:
             source = path.read_bytes()
             if not pattern.search(source):
                 continue
-            declared = goparse.parse_file(str(path), source, pkg.import_path).types.get(func.receiver_base)
+            declared = goparse.parse_file(str(path), source, pkg.import_path).types.get(
+                func.receiver_base
+            )
             if declared and len(declared[0]) == len(func.type_params):
                 params = tuple(
                     goparse.TypeParam(mine.name, theirs.constraint)
                     for mine, theirs in zip(func.type_params, declared[0], strict=True)
                 )
                 return _replace_type_params(func, params)
-        return _replace_type_params(func, tuple(goparse.TypeParam(p.name, "any") for p in func.type_params))
+        return _replace_type_params(
+            func, tuple(goparse.TypeParam(p.name, "any") for p in func.type_params)
+        )
 
     def add_struct_rule(self, rule: StructRule, packages: Sequence[Package]) -> None:
         for pkg in packages:
@@ -309,7 +329,9 @@ class Planner:
 
     def add_file_rule(self, rule_set: RuleSet, rule: FileRule, packages: Sequence[Package]) -> None:
         for pkg in packages:
-            if _matches_package(rule.import_path, pkg) and _rule_applies(rule, pkg, self.go_version):
+            if _matches_package(rule.import_path, pkg) and _rule_applies(
+                rule, pkg, self.go_version
+            ):
                 name = f"zz_otel_{rule_set.name}_{rule.file.name}"
                 self.plan.file_additions.append(FileAddition(pkg, rule.file, name, rule))
 
@@ -321,7 +343,10 @@ def _replace_type_params(func: FuncDecl, params: tuple[goparse.TypeParam, ...]) 
 
 
 def make_plan(
-    rule_sets: Sequence[RuleSet], packages: Sequence[Package], go_version: str, hooks_dirs: dict[str, Package]
+    rule_sets: Sequence[RuleSet],
+    packages: Sequence[Package],
+    go_version: str,
+    hooks_dirs: dict[str, Package],
 ) -> Plan:
     planner = Planner(rule_sets, go_version, hooks_dirs)
     buildable = buildable_packages(packages)

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from .goparse import FuncDecl
 from .plan import Plan, Target
-from .trampoline import RUNTIME_FILE, EscapeVerdicts, Generator, renamed, runtime_source, trampoline_file
+from .trampoline import (
+    RUNTIME_FILE,
+    EscapeVerdicts,
+    Generator,
+    renamed,
+    runtime_source,
+    trampoline_file,
+)
 
 
 @dataclass
@@ -35,7 +42,13 @@ def _signature_edits(func: FuncDecl) -> list[tuple[int, int, str]]:
             edits.append((param.type_start, param.type_start, f"{name} "))
     if func.results and not func.results_parenthesized:
         result = func.results[0]
-        edits.append((func.results_start or 0, func.results_end or 0, f"({names.results[0]} {result.type_text})"))
+        edits.append(
+            (
+                func.results_start or 0,
+                func.results_end or 0,
+                f"({names.results[0]} {result.type_text})",
+            )
+        )
         return edits
     for param, name in zip(func.results, names.results, strict=True):
         if param.name == "_":

@@ -107,7 +107,9 @@ class Generator:
         pointers = ", ".join(f"&{n}" for n in (*names.params, *names.results))
         result_ptrs = "".join(f", &{n}" for n in names.results)
         code = ""
-        for index in reversed(range(len(applications))):  # innermost first, wrapped by the outer ones
+        for index in reversed(
+            range(len(applications))
+        ):  # innermost first, wrapped by the outer ones
             app, k = applications[index], self.next + index
             enter, exit_ = f"_otelEnter{k}{inst}", f"_otelExit{k}{inst}"
             ctx, skip = f"_otelC{k}", f"_otelS{k}"
@@ -142,7 +144,9 @@ class Generator:
             _escapes(self.verdicts, hook, 0) for hook in (app.on_enter, app.on_exit) if hook
         )
         out = self.decls
-        out.append(f"type _otelCtx{k} struct {{\n\t_otelCtx\n\tpa [{len(params)}]any\n\tra [{len(func.results)}]any\n}}\n")
+        out.append(
+            f"type _otelCtx{k} struct {{\n\t_otelCtx\n\tpa [{len(params)}]any\n\tra [{len(func.results)}]any\n}}\n"
+        )
         for hook, kind, values in (
             (app.on_enter, "Enter", params),
             (app.on_exit, "Exit", func.results),
@@ -172,7 +176,9 @@ class Generator:
                 f"\tdefer _otelRecover()\n{fill}\t{call}\n}}\n"
             )
         if app.on_exit is not None:
-            call = self._hook_call(app.on_exit, "Exit", k, [f"*r{i}" for i in range(len(func.results))])
+            call = self._hook_call(
+                app.on_exit, "Exit", k, [f"*r{i}" for i in range(len(func.results))]
+            )
             if app.on_enter is not None:
                 ctx = "\th := _otelHide(c)\n" if hide_ctx else "\th := c\n"
                 out.append(
@@ -208,7 +214,9 @@ class Generator:
 
 
 def _args(n_params: int, n_results: int) -> str:
-    return "".join(f", p{i}" for i in range(n_params)) + "".join(f", r{i}" for i in range(n_results))
+    return "".join(f", p{i}" for i in range(n_params)) + "".join(
+        f", r{i}" for i in range(n_results)
+    )
 
 
 def _prefixed(decls: str) -> str:
@@ -237,7 +245,9 @@ def trampoline_file(gofile: GoFile, funcs: Sequence[FuncDecl], body: Sequence[st
         for tp in func.type_params:
             used |= set(_QUALIFIER.findall(tp.constraint))
     imports = ['_ "unsafe"']
-    imports += sorted(i.text for i in gofile.imports if i.local_name in used and i.name not in ("_", "."))
+    imports += sorted(
+        i.text for i in gofile.imports if i.local_name in used and i.name not in ("_", ".")
+    )
     constraint = f"{gofile.build_constraint}\n\n" if gofile.build_constraint else ""
     import_block = "import (\n" + "".join(f"\t{i}\n" for i in imports) + ")\n"
     return f"{constraint}{HEADER}\npackage {gofile.package}\n\n{import_block}\n" + "\n".join(body)

@@ -1,0 +1,64 @@
+"""Golden before/after files of the rewrite: the reviewer reads each injected line next to the
+original. Regenerate with UPDATE_GOLDEN=1 after a deliberate change, and read the diff."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from otel_go_autoinst.cli import main
+
+HERE = Path(__file__).parent
+MODULE = HERE / "data" / "golden"
+GOLDEN = HERE / "golden" / "rewrite.diff"
+ARGS = ["-C", str(MODULE), "--disable", "otelsetup", "--rules", str(MODULE / "rules")]
+
+
+def test_rewrite_matches_golden(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", *ARGS, "./..."]) == 0
+    produced = capsys.readouterr().out
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(produced, encoding="utf-8")
+    assert produced == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_every_case_keeps_its_lines() -> None:
+    """Only lines that open a function body change, and the file keeps its line count."""
+    changed = [
+        line[1:]
+        for line in GOLDEN.read_text(encoding="utf-8")
+        .split("+++ b/tests/data/golden/cases/zz_otel")[0]
+        .splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+    assert changed and all(line.startswith("func ") and "{ if " in line for line in changed)
+    assert not any("Ignored" in line for line in changed)
+
+
+def test_golden_module_builds_and_behaves_like_the_plain_build(tmp_path: Path) -> None:
+    binary = tmp_path / "golden"
+    report = tmp_path / "report.json"
+    assert main(["build", *ARGS, "--report", str(report), "-o", str(binary), "./cmd/golden"]) == 0
+    instrumented = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
+    plain = subprocess.run(
+        ["go", "run", "./cmd/golden"], cwd=MODULE, capture_output=True, text=True, check=True
+    ).stdout
+    assert instrumented == plain
+    import json
+
+    functions = {f["function"]: f for f in json.loads(report.read_text())["instrumented"]}
+    assert set(functions) == {
+        "Plain", "Add", "Value", "Named", "Unnamed", "UnnamedParams", "Variadic", "Host", "Map",
+        "Push", "Twice", "OneLine", "Skippable",
+    }  # fmt: skip
+    assert {f["optimization"] for f in functions.values()} == {
+        "full", "no-skipcall", "no-onexit", "no-onexit+no-skipcall", "no-onenter",
+    }  # fmt: skip
+    assert functions["Twice"]["rules"] == ["golden", "golden"]
+    # The compiler's verdict, not a guess: these small enter trampolines are inlined.
+    assert functions["Plain"]["inlined"] is True
+    assert functions["Named"]["inlined"] is None  # no onEnter: nothing to inline
+    assert functions["Plain"]["raw_inlinable"] is False  # it has a defer now
