@@ -163,8 +163,13 @@ class GoRun:
 def run_go_streaming(
     ws: Workspace, args: Sequence[str], quiet: Collection[str] = (), *, show: bool = True
 ) -> GoRun:
-    """Run go with stdout passed through. Compiler output of the `quiet` packages (compiled with
-    -m) is kept for the report and shown only when the build fails, less the optimizer's notes."""
+    """Run go and show its output. Compiler output of the `quiet` packages (compiled with -m) is
+    kept for the report and shown only when the build fails, less the optimizer's notes.
+
+    `go test` prints compiler output on stdout, among the tests' own: there both streams are read
+    as one, and shown on stdout."""
+    merged = args[0] == "test"
+    sink = sys.stdout if merged else sys.stderr
     cwd, env = ws.project.root, ws.env
     stored = sorted(ws.stored_paths.items(), key=lambda kv: -len(kv[0]))
 
@@ -175,22 +180,27 @@ def run_go_streaming(
         return line
 
     proc = subprocess.Popen(
-        ["go", *args], cwd=cwd, env=dict(env), stdout=None if show else subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
+        ["go", *args], cwd=cwd, env=dict(env),
+        stdout=subprocess.PIPE if merged else (None if show else subprocess.DEVNULL),
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE, text=True,
     )  # fmt: skip
     run = GoRun(exit_code=0)
     shown: list[str] = []
     held: list[str] = []  # lines of quiet sections that are not notes
     in_quiet = False
     try:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
+        stream = proc.stdout if merged else proc.stderr
+        assert stream is not None
+        for raw in stream:
             line = original(raw.rstrip("\n"))
             if line.startswith("# "):
-                in_quiet = line[2:].split(" ")[0] in quiet
+                # "pkg", "pkg [pkg.test]", and the test main "pkg.test", compiled with pkg's flags.
+                in_quiet = (
+                    line[2:].split(" ")[0].removesuffix(".test").removesuffix("_test") in quiet
+                )
                 (held if in_quiet else shown).append(line)
                 if show and not in_quiet:
-                    print(line, file=sys.stderr, flush=True)
+                    print(line, file=sink, flush=True)
                 continue
             note = _OPTIMIZER_NOTE.match(line)
             if note:
@@ -203,7 +213,7 @@ def run_go_streaming(
                 continue
             shown.append(line)
             if show:
-                print(line, file=sys.stderr, flush=True)
+                print(line, file=sink, flush=True)
         proc.wait()
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
@@ -219,7 +229,7 @@ def run_go_streaming(
             i + 1 < len(held) and not held[i + 1].startswith("# "))]  # fmt: skip
         shown.extend(errors)
         if show and errors:
-            print("\n".join(errors), file=sys.stderr, flush=True)
+            print("\n".join(errors), file=sink, flush=True)
     run.output = "\n".join(shown)
     for line in shown:
         match = _DIAGNOSTIC.match(line)

@@ -383,33 +383,30 @@ def parse_file(path: str, source: bytes, package_path: str) -> GoFile:
     return gofile
 
 
-def hook_param_names(source: bytes, func_name: str) -> list[str]:
-    """Names of a hook's parameters as declared (for reading the compiler's escape verdict)."""
+def function_bodies(source: bytes) -> dict[str, tuple[list[str], Node | None]]:
+    """Top-level functions of a file: parameter names and body, for following a hook's calls."""
     root = _parser().parse(source).root_node
+    found: dict[str, tuple[list[str], Node | None]] = {}
     for node in root.named_children:
-        if (
-            node.type == "function_declaration"
-            and _text(node.child_by_field_name("name")) == func_name
-        ):
+        if node.type == "function_declaration":
             canon = _TypeCanon({}, "", set())
-            return [p.name or "" for p in _params(node.child_by_field_name("parameters"), canon)]
-    return []
+            names = [p.name or "" for p in _params(node.child_by_field_name("parameters"), canon)]
+            found[_text(node.child_by_field_name("name"))] = (
+                names,
+                node.child_by_field_name("body"),
+            )
+    return found
 
 
-def find_function_body(source: bytes, func_name: str) -> Node | None:
-    root = _parser().parse(source).root_node
-    for node in root.named_children:
-        if (
-            node.type == "function_declaration"
-            and _text(node.child_by_field_name("name")) == func_name
-        ):
-            return node.child_by_field_name("body")
-    return None
-
-
-def may_call_set_skip(body: Node | None, call_param: str | None) -> bool:
+def may_call_set_skip(
+    body: Node | None,
+    call_param: str | None,
+    functions: dict[str, tuple[list[str], Node | None]],
+    _seen: frozenset[str] = frozenset(),
+) -> bool:
     """Whether a hook body may ask to skip the call: it names SetSkipCall, or hands its CallContext
-    to something other than a method call on it (that something could call SetSkipCall)."""
+    to something that may. Calls to functions of the hooks package (`functions`) are followed;
+    anything else the CallContext is handed to is assumed to call SetSkipCall."""
     if body is None:
         return True
     if b"SetSkipCall" in (body.text or b""):
@@ -420,11 +417,27 @@ def may_call_set_skip(body: Node | None, call_param: str | None) -> bool:
         if _text(ident) != call_param:
             continue
         parent = ident.parent
-        if (
-            parent is not None
-            and parent.type == "selector_expression"
-            and parent.child_by_field_name("operand") == ident
-        ):
-            continue  # call.Method(...) or call.field: methods other than SetSkipCall
+        if parent is not None and parent.type == "selector_expression":
+            if parent.child_by_field_name("operand") == ident:
+                continue  # call.Method(...): a method other than SetSkipCall
+        callee = _callee_with_argument(ident)
+        if callee is not None and callee[0] in functions and callee[0] not in _seen:
+            names, callee_body = functions[callee[0]]
+            if callee[1] < len(names) and not may_call_set_skip(
+                callee_body, names[callee[1]], functions, _seen | {callee[0]}
+            ):
+                continue
         return True
     return False
+
+
+def _callee_with_argument(ident: Node) -> tuple[str, int] | None:
+    """(function name, argument index) when `ident` is passed directly to a plain function call."""
+    args = ident.parent
+    if args is None or args.type != "argument_list":
+        return None
+    call = args.parent
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is None or function.type != "identifier":
+        return None
+    return _text(function), [c.id for c in args.named_children].index(ident.id)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tree_sitter import Node
+
 from . import goparse
 from .detect import Package
 from .errors import UserError
@@ -167,6 +169,7 @@ class Planner:
         self.go_version = go_version
         self.hooks_dirs = hooks_dirs
         self._hooks: dict[tuple[str, str], Hook] = {}
+        self._bodies: dict[str, dict[str, tuple[list[str], Node | None]]] = {}
         self.plan = Plan()
 
     # -- files ---------------------------------------------------------------------------------
@@ -203,15 +206,22 @@ class Planner:
             parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
             for decl in parsed.functions:
                 if decl.name == name and decl.receiver is None:
-                    body = goparse.find_function_body(parsed.source, name)
+                    functions = self._hook_functions(pkg)
                     call_name = decl.params[0].name if decl.params else None
-                    hook = Hook(
-                        pkg.import_path, name, path, decl.line, decl,
-                        goparse.may_call_set_skip(body, call_name),
-                    )  # fmt: skip
+                    body = functions[name][1] if name in functions else None
+                    may_skip = goparse.may_call_set_skip(body, call_name, functions)
+                    hook = Hook(pkg.import_path, name, path, decl.line, decl, may_skip)
                     self._hooks[key] = hook
                     return hook
         raise UserError(f"{rule.source}: hook function {name} is not declared in {rule_set.hooks}.")
+
+    def _hook_functions(self, pkg: Package) -> dict[str, tuple[list[str], Node | None]]:
+        if pkg.import_path not in self._bodies:
+            found: dict[str, tuple[list[str], Node | None]] = {}
+            for path in pkg.go_files:
+                found.update(goparse.function_bodies(path.read_bytes()))
+            self._bodies[pkg.import_path] = found
+        return self._bodies[pkg.import_path]
 
     def _check_hook(self, hook: Hook, expected: Sequence[Param], kind: str, target: str) -> None:
         want = ", ".join(["call *api.CallContext", *(_shown(p) for p in expected)])

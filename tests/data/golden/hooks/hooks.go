@@ -10,14 +10,20 @@ import (
 	"example.com/golden/cases"
 )
 
-func plainEnter(call *api.CallContext, a int, b string) {
-	if a < 0 {
-		call.SetSkipCall(true)
+// plainEnter may skip the call through a helper: the class stays "full".
+func plainEnter(call *api.CallContext, a int, b string) { skipIfNegative(call, a) }
+
+func skipIfNegative(c *api.CallContext, n int) {
+	if n < 0 {
+		c.SetSkipCall(true)
 	}
 }
 func plainExit(call *api.CallContext, r string) {}
 
-func addEnter(call *api.CallContext, c *cases.Counter, d int) { call.SetData(d) }
+// addEnter hands the CallContext to a helper that never skips: the class is "no-skipcall".
+func addEnter(call *api.CallContext, c *cases.Counter, d int) { remember(call, d) }
+
+func remember(c *api.CallContext, d int) { c.SetData(d) }
 func addExit(call *api.CallContext, r int)                    {}
 
 func valueEnter(call *api.CallContext, c cases.Counter) {}
