@@ -1,0 +1,3 @@
+module example.com/callbench
+
+go 1.23
