@@ -158,15 +158,21 @@ func connCloseOnEnter(call *api.CallContext, c *sql.Conn) {
 
 // ---- *sql.Tx
 
-// beginOnExit remembers the new transaction's system and context for its COMMIT or ROLLBACK. The
-// entry goes when the transaction ends, or when its context is done (database/sql then rolls it
-// back by itself).
+// beginOnExit remembers the new transaction's system and context for its COMMIT or ROLLBACK (and
+// its statements run without a traced context): BeginTx's context, or BEGIN's span when that
+// context has none. The entry goes when the transaction ends, or when its context is done
+// (database/sql then rolls it back by itself).
 func beginOnExit(call *api.CallContext, tx *sql.Tx, err error) {
 	st := finish(call, err)
 	if st == nil || tx == nil || err != nil {
 		return
 	}
-	info := &txInfo{system: st.system, ctx: st.ctx}
+	ctx := st.ctx
+	if !trace.SpanContextFromContext(ctx).IsValid() && st.span != nil && st.span.SpanContext().IsValid() {
+		// No trace around the transaction: its statements, COMMIT and ROLLBACK join BEGIN's.
+		ctx = trace.ContextWithSpan(ctx, st.span)
+	}
+	info := &txInfo{system: st.system, ctx: ctx}
 	txs.Store(tx, info)
 	info.stop = context.AfterFunc(st.ctx, func() { txs.CompareAndDelete(tx, info) })
 }

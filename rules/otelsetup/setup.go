@@ -217,6 +217,12 @@ func IsExporterContext(ctx context.Context) bool {
 	return ok
 }
 
+// MarkExporterContext returns ctx marked as the context of an exporter's own requests, which the
+// net/http client hook leaves untraced.
+func MarkExporterContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, exporterKey{}, true)
+}
+
 // markingExporter marks the context of every export, so that the exporter's own HTTP requests
 // (which carry that context) are recognised and left untraced by the net/http client hook.
 type markingExporter struct {
@@ -224,11 +230,11 @@ type markingExporter struct {
 }
 
 func (m markingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	return m.SpanExporter.ExportSpans(context.WithValue(ctx, exporterKey{}, true), spans)
+	return m.SpanExporter.ExportSpans(MarkExporterContext(ctx), spans)
 }
 
 func (m markingExporter) Shutdown(ctx context.Context) error {
-	return m.SpanExporter.Shutdown(context.WithValue(ctx, exporterKey{}, true))
+	return m.SpanExporter.Shutdown(MarkExporterContext(ctx))
 }
 
 // rateLimitedErrorHandler reports SDK errors (an unreachable collector, for example) on stderr at

@@ -1,0 +1,8 @@
+package databasesql
+
+import (
+	"runtime"
+	"time"
+)
+
+func runtimeGosched() { runtime.Gosched(); time.Sleep(time.Millisecond) }

@@ -1,0 +1,35 @@
+"""The Go tests of the built-in hooks (rules/), run with the real Go toolchain: each hook called
+directly, as the trampolines call it, against real net/http servers and database/sql."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+RULES = Path(__file__).resolve().parents[1] / "rules"
+
+
+def _go(*args: str) -> subprocess.CompletedProcess[str]:
+    assert shutil.which("go"), "the Go toolchain is required"
+    return subprocess.run(
+        ["go", *args], cwd=RULES, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_go_vet_rules():
+    proc = _go("vet", "./...")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_go_test_rules():
+    proc = _go("test", "-count=1", "./...")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for pkg in ("nethttp", "databasesql", "otelsetup"):
+        assert f"ok  \tgithub.com/otel-go-autoinst/otel-go-autoinst/rules/{pkg}" in proc.stdout
+
+
+def test_go_test_rules_with_the_panic_tag_builds():
+    # The tag the end-to-end tests use to make every hook panic must keep the package compiling.
+    proc = _go("vet", "-tags", "otel_autoinst_panictest", "./...")
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,392 @@
+"""End to end, with the real Go toolchain: the example service built by `otel-go-autoinst build`
+sends real OpenTelemetry spans over OTLP/HTTP to a receiver started here, correctly parented, and
+answers exactly as the plain `go build` of the same service does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from otlp_receiver import OTLPReceiver, Span  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICE = REPO / "examples" / "service"
+CLI = [sys.executable, "-m", "otel_go_autoinst.cli"]
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+
+# The requests every comparison sends, and what they must answer.
+REQUESTS = [
+    "/hello/ada",
+    "/hello/grace?lang=fr",
+    "/hello/linus?lang=xx",
+    "/fail",
+    "/healthz",
+    "/nowhere",
+]
+
+
+def _cli() -> list[str]:
+    exe = shutil.which("otel-go-autoinst")
+    return [exe] if exe else CLI
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a service run: none of the caller's OTEL_* settings, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The example built once per session: plain, instrumented, and instrumented with the test tag
+    that makes every hook panic."""
+    assert shutil.which("go"), "the Go toolchain is required"
+    out = tmp_path_factory.mktemp("bin")
+    paths = {name: out / f"service-{name}" for name in ("plain", "inst", "panic")}
+    _run(["go", "build", "-o", str(paths["plain"]), "."], SERVICE)
+    _run([*_cli(), "build", "-C", str(SERVICE), "-o", str(paths["inst"]), "."], REPO)
+    _run(
+        [*_cli(), "build", "-C", str(SERVICE), "-tags", "otel_autoinst_panictest",
+         "-o", str(paths["panic"]), "."],
+        REPO,
+    )
+    return paths
+
+
+@dataclass
+class Service:
+    proc: subprocess.Popen[str]
+    base: str
+    port: int
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """(status, content type, body) of GET path."""
+        req = urllib.request.Request(self.base + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> tuple[int, str, str]:
+        """Signal the service and wait for it to end: (exit status, stdout, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+
+def start(binary: Path, env: dict[str, str]) -> Service:
+    proc = subprocess.Popen(
+        [str(binary), "-addr", "127.0.0.1:0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.match(r"listening on (127\.0\.0\.1:(\d+))", line)
+    if not m:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"service did not start: {line!r}\n{err}")
+    return Service(proc, f"http://{m.group(1)}", int(m.group(2)))
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    """Services started by a test, killed at its end whatever happens."""
+    started: list[Service] = []
+    yield started
+    for s in started:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.communicate()
+
+
+def answers(svc: Service) -> list[tuple[int, str, str]]:
+    return [svc.get(p, {"traceparent": TRACEPARENT}) for p in REQUESTS]
+
+
+@pytest.fixture(scope="session")
+def plain_answers(binaries: dict[str, Path]) -> list[tuple[int, str, str]]:
+    svc = start(binaries["plain"], _clean_env())
+    try:
+        got = answers(svc)
+    finally:
+        code, _, err = svc.stop()
+    assert code == 0, err
+    assert got[0] == (200, "text/plain; charset=utf-8", "Hello, ada!\n")
+    assert got[1][2] == "Bonjour, grace!\n"
+    assert [a[0] for a in got] == [200, 200, 404, 500, 200, 404]
+    return got
+
+
+def otlp_env(rx: OTLPReceiver, **extra: str) -> dict[str, str]:
+    return _clean_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
+        OTEL_SERVICE_NAME="example-service",
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=e2e,team=otel",
+        OTEL_BSP_SCHEDULE_DELAY="100",
+        **extra,
+    )
+
+
+def in_trace(spans: list[Span], trace_id: str) -> list[Span]:
+    return [s for s in spans if s.trace_id == trace_id]
+
+
+def one(spans: list[Span], **match: object) -> Span:
+    found = [s for s in spans if all(getattr(s, k) == v for k, v in match.items())]
+    assert len(found) == 1, f"expected one span with {match}, got {found!r} among {spans!r}"
+    return found[0]
+
+
+def test_hello_request_gives_parented_server_client_sql_spans(binaries, services):
+    with OTLPReceiver() as rx:
+        svc = start(binaries["inst"], otlp_env(rx))
+        services.append(svc)
+        status, _, body = svc.get("/hello/ada", {"traceparent": TRACEPARENT, "baggage": "k=v"})
+        assert (status, body) == (200, "Hello, ada!\n")
+
+        def complete(spans: list[Span]) -> bool:
+            return len(in_trace(spans, TRACE_ID)) >= 5
+
+        spans = in_trace(rx.wait_for(complete), TRACE_ID)
+
+        server = one(spans, name="GET /hello/{name}")
+        assert server.kind == "SERVER"
+        assert server.parent_span_id == PARENT_ID  # the incoming traceparent's span
+        assert server.status == "UNSET"
+        assert server.attributes["http.request.method"] == "GET"
+        assert server.attributes["url.path"] == "/hello/ada"
+        assert server.attributes["url.scheme"] == "http"
+        assert server.attributes["server.address"] == "127.0.0.1"
+        assert server.attributes["server.port"] == svc.port
+        assert server.attributes["http.route"] == "/hello/{name}"
+        assert server.attributes["http.response.status_code"] == 200
+        assert server.attributes["network.protocol.version"] == "1.1"
+        assert server.scope.endswith("/rules/nethttp")
+
+        client = one(spans, kind="CLIENT", name="GET")
+        assert client.parent_span_id == server.span_id
+        assert client.attributes["url.full"] == svc.base + "/backend/greeting"
+        assert client.attributes["server.address"] == "127.0.0.1"
+        assert client.attributes["server.port"] == svc.port
+        assert client.attributes["http.response.status_code"] == 200
+        assert client.status == "UNSET"
+
+        # The backend's SERVER span is the client span's child: traceparent went out with the call.
+        backend = one(spans, name="GET /backend/greeting")
+        assert backend.kind == "SERVER"
+        assert backend.parent_span_id == client.span_id
+        assert backend.attributes["http.route"] == "/backend/greeting"
+
+        select = one(spans, name="SELECT")
+        insert = one(spans, name="INSERT")
+        for sql_span, text in (
+            (select, "SELECT greeting FROM greetings WHERE lang = ?"),
+            (insert, "INSERT INTO visits (name, at) VALUES (?, ?)"),
+        ):
+            assert sql_span.kind == "CLIENT"
+            assert sql_span.parent_span_id == server.span_id
+            assert sql_span.attributes["db.system.name"] == "sqlite"
+            assert sql_span.attributes["db.query.text"] == text
+            assert sql_span.attributes["db.operation.name"] == sql_span.name
+            assert sql_span.status == "UNSET"
+            assert sql_span.scope.endswith("/rules/databasesql")
+
+        assert server.resource["service.name"] == "example-service"
+        assert server.resource["deployment.environment.name"] == "e2e"
+        assert server.resource["team"] == "otel"
+        assert server.resource["telemetry.sdk.language"] == "go"
+
+        # The seeding transaction at start-up: BEGIN, its statements and COMMIT in one trace.
+        all_spans = rx.wait_for(lambda s: any(x.name == "COMMIT" for x in s))
+        commit = one(all_spans, name="COMMIT")
+        begin = one(all_spans, name="BEGIN")
+        tx = in_trace(all_spans, begin.trace_id)
+        assert begin.parent_span_id == ""
+        assert {s.name for s in tx} == {"BEGIN", "CREATE", "INSERT", "COMMIT"}
+        for s in tx:
+            if s is not begin:
+                assert s.parent_span_id == begin.span_id, s
+        assert commit.attributes["db.operation.name"] == "COMMIT"
+        # The seeding's deferred Rollback after Commit does nothing and makes no span.
+        assert not [s for s in all_spans if s.name == "ROLLBACK"]
+
+        code, _, err = svc.stop()
+        assert code == 0, err
+
+
+def test_server_error_status_and_untraced_exporter(binaries, services):
+    with OTLPReceiver() as rx:
+        svc = start(binaries["inst"], otlp_env(rx))
+        services.append(svc)
+        assert svc.get("/fail")[0] == 500
+        assert svc.get("/hello/ada?lang=xx")[0] == 404
+        spans = rx.wait_for(
+            lambda s: any(x.name == "GET /fail" for x in s)
+            and any(x.attributes.get("http.response.status_code") == 404 for x in s)
+        )
+        fail = one(spans, name="GET /fail")
+        assert fail.kind == "SERVER"
+        assert fail.parent_span_id == ""  # no traceparent: a new trace
+        assert fail.status == "ERROR"
+        assert fail.attributes["http.response.status_code"] == 500
+        assert fail.attributes["error.type"] == "500"
+        not_found = one(spans, name="GET /hello/{name}")
+        assert not_found.status == "UNSET"  # a 4xx is not a server error
+
+        code, _, err = svc.stop()
+        assert code == 0, err
+        # Several exports reached the receiver; none of them made a span of its own.
+        assert rx.requests >= 1
+        for s in rx.spans:
+            assert "/v1/traces" not in str(s.attributes.get("url.full", "")), s
+            assert s.attributes.get("server.port") != rx.port, s
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_spans_flushed_when_the_service_is_stopped(binaries, services, sig):
+    with OTLPReceiver() as rx:
+        # A schedule delay far longer than the test: only the flush at exit can deliver the spans.
+        env = otlp_env(rx)
+        env["OTEL_BSP_SCHEDULE_DELAY"] = "600000"
+        svc = start(binaries["inst"], env)
+        services.append(svc)
+        assert svc.get("/healthz", {"traceparent": TRACEPARENT})[0] == 200
+        code, out, err = svc.stop(sig)
+        assert code == 0, err
+        assert "bye" in out
+        spans = rx.wait_for(lambda s: any(x.name == "GET /healthz" for x in s), timeout=5)
+        assert one(spans, name="GET /healthz").trace_id == TRACE_ID
+
+
+def test_instrumented_answers_like_plain(binaries, services, plain_answers):
+    with OTLPReceiver() as rx:
+        svc = start(binaries["inst"], otlp_env(rx))
+        services.append(svc)
+        assert answers(svc) == plain_answers
+        svc.stop()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"OTEL_TRACES_EXPORTER": "none"},
+        {"OTEL_SDK_DISABLED": "true"},
+        {"OTEL_TRACES_SAMPLER": "always_off"},
+    ],
+    ids=["exporter-none", "sdk-disabled", "sampler-always-off"],
+)
+def test_nothing_sent_and_same_answers(binaries, services, plain_answers, extra):
+    with OTLPReceiver() as rx:
+        svc = start(binaries["inst"], otlp_env(rx, **extra))
+        services.append(svc)
+        assert answers(svc) == plain_answers
+        code, _, err = svc.stop()  # the flush at exit has run when it has ended
+        assert code == 0, err
+        assert rx.requests == 0, rx.exports
+
+
+def test_console_exporter_prints_spans(binaries, services):
+    svc = start(binaries["inst"], _clean_env(OTEL_TRACES_EXPORTER="console"))
+    services.append(svc)
+    assert svc.get("/healthz")[0] == 200
+    code, out, err = svc.stop()
+    assert code == 0, err
+    assert '"Name": "GET /healthz"' in out
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """An endpoint that accepts TCP connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+def _closed_port() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("kind", ["blackhole", "closed-port"])
+def test_collector_down_adds_no_latency(binaries, services, plain_answers, blackhole, kind):
+    endpoint = blackhole if kind == "blackhole" else _closed_port()
+    env = _clean_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="50",
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE="2",
+    )
+    svc = start(binaries["inst"], env)
+    services.append(svc)
+    for _ in range(5):
+        t0 = time.monotonic()
+        got = answers(svc)
+        elapsed = time.monotonic() - t0
+        assert got == plain_answers
+        # Six requests, each of which makes several spans: far below a second each even on a slow
+        # machine, while an export that blocked would take the exporter's 10 s timeout.
+        assert elapsed < len(REQUESTS) * 1.0, f"{len(REQUESTS)} requests took {elapsed:.2f}s"
+    t0 = time.monotonic()
+    code, _, err = svc.stop(timeout=30)
+    assert code == 0, err
+    assert time.monotonic() - t0 < 15  # the flush at exit is bounded
+
+
+def test_panicking_hooks_change_nothing(binaries, services, plain_answers):
+    with OTLPReceiver() as rx:
+        svc = start(binaries["panic"], otlp_env(rx))
+        services.append(svc)
+        assert answers(svc) == plain_answers
+        code, _, err = svc.stop()
+        assert code == 0, err
+
+
+def test_go_test_of_the_example_passes_plain_and_instrumented(binaries):
+    _run(["go", "test", "-count=1", "./..."], SERVICE)
+    with OTLPReceiver() as rx:
+        env = _clean_env(
+            OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint, OTEL_SERVICE_NAME="example-tests"
+        )
+        _run([*_cli(), "test", "-C", str(SERVICE), "-count=1", "./..."], REPO, env)
+        # The test binary had the SDK linked in and flushed its spans when it ended (os.Exit).
+        spans = rx.wait_for(lambda s: any(x.kind == "SERVER" for x in s), timeout=5)
+        assert {s.resource["service.name"] for s in spans} == {"example-tests"}
+        assert any(s.name == "GET /hello/{name}" for s in spans)
