@@ -176,7 +176,7 @@ class PullRequest:
 
 @dataclass
 class Context:
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)
     workspace: Path
     event_name: str
     event: dict[str, Any]
@@ -592,12 +592,13 @@ def publish_comment(
         verb = {"created": "Created", "updated": "Updated", "unchanged": "Unchanged:"}[action]
         log.line(f"{verb} the report comment on pull request #{pr.number}: {url}")
         return CommentResult(url=url, posted=True)
-    log.warning(
-        f"The report comment on pull request #{pr.number} was not posted"
-        + (f" ({reason})" if reason else "")
-        + ". Give the job `permissions: pull-requests: write`, or for pull requests from forks "
-        + how
-    )
+    if reason:
+        log.warning(f"The report comment on pull request #{pr.number} was not posted: {reason}")
+    else:
+        log.warning(
+            f"The report comment on pull request #{pr.number} was not posted. Give the job "
+            f"`permissions: pull-requests: write`; for pull requests from forks, {how}"
+        )
     return CommentResult(url=url)
 
 

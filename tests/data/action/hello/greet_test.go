@@ -2,6 +2,7 @@ package hello
 
 import (
 	"net/http/httptest"
+	"os"
 	"testing"
 )
 
@@ -14,5 +15,14 @@ func TestFetchGreeting(t *testing.T) {
 	}
 	if got != "hello, gopher" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// The action runs this test with the pull request's code: no token may reach it.
+func TestNoTokenInEnvironment(t *testing.T) {
+	for _, name := range []string{"INPUT_GITHUB_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN"} {
+		if os.Getenv(name) != "" {
+			t.Errorf("%s is set in the environment of the tests", name)
+		}
 	}
 }
