@@ -1,0 +1,259 @@
+"""Bad input to the engine, with the real Go toolchain: each mistake gets one clear sentence on
+stderr, never a Python traceback, and a non-zero exit where the build cannot proceed.
+
+The modules are copies (in tmp_path) of tests/data/modules/probe, broken on purpose; the broken rule
+files are in tests/data/modules/bad_rules.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MODULES = Path(__file__).parent / "data" / "modules"
+BAD_RULES = MODULES / "bad_rules"
+CLI = [sys.executable, "-c", "import sys; from otel_go_autoinst.cli import main; sys.exit(main())"]
+SUMMARY = re.compile(r"^otel-go-autoinst: instrumented \d+ function\(s\)")
+
+
+def only_user_rules() -> list[str]:
+    from otel_go_autoinst.rules import builtin_rules_dir
+
+    out = []
+    for path in sorted(builtin_rules_dir().glob("*/*.yaml")):
+        match = re.search(r"^name:\s*(\S+)", path.read_text(encoding="utf-8"), re.M)
+        if match:
+            out += ["--disable", match.group(1)]
+    return out
+
+
+def run_cli(
+    *args: str | Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def build(module: Path, rules: Path, out: Path, **kw) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "build", "-C", module, "--rules", rules, *only_user_rules(), "-o", out, "./cmd/probe", **kw
+    )
+
+
+def probe_copy(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(MODULES / "probe", tmp_path / "probe"))
+
+
+def our_lines(stderr: str) -> list[str]:
+    """The engine's own messages (less the closing summary line)."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.startswith("otel-go-autoinst:") and not SUMMARY.match(line)
+    ]
+
+
+def assert_one_sentence(
+    proc: subprocess.CompletedProcess[str], *, exit_nonzero: bool = True
+) -> str:
+    """Exactly one line of stderr, from the engine, and no traceback; returns it."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert (proc.returncode != 0) == exit_nonzero, (proc.returncode, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{proc.stderr}"
+    assert lines[0].startswith("otel-go-autoinst: "), lines
+    return lines[0]
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace old by new in path; returns the 1-based line where new starts."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return text[: text.index(old)].count("\n") + 1
+
+
+# -- the toolchain and the module -----------------------------------------------------------------
+
+
+def test_no_go_mod(tmp_path: Path) -> None:
+    (tmp_path / "main.go").write_text("package main\n\nfunc main() {}\n", encoding="utf-8")
+    proc = build(tmp_path, MODULES / "probe" / "rules.yaml", tmp_path / "out")
+    line = assert_one_sentence(proc)
+    assert "go.mod" in line and str(tmp_path) in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_go_toolchain(tmp_path: Path) -> None:
+    module = probe_copy(tmp_path)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty)}
+    proc = build(module, module / "rules.yaml", tmp_path / "out", env=env)
+    line = assert_one_sentence(proc)
+    assert "Go toolchain was not found" in line or ("go" in line.lower() and "PATH" in line), line
+
+
+def test_go_older_than_supported(tmp_path: Path) -> None:
+    """A `go` first on PATH that says it is go1.19: the engine's version check refuses it (the real
+    build is never reached, so nothing of Go is mocked but its answer to `go env`)."""
+    module = probe_copy(tmp_path)
+    fake = tmp_path / "fakego"
+    fake.mkdir()
+    (fake / "go").write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = env ]; then\n'
+        '  printf \'{"GOVERSION": "go1.19", "GOROOT": "/nonexistent", "GOMODCACHE": "/nonexistent",'
+        ' "GOOS": "linux", "GOARCH": "amd64", "GOMOD": "%s/go.mod", "GOWORK": ""}\\n\' "$PWD"\n'
+        "  exit 0\n"
+        "fi\n"
+        'if [ "$1" = version ]; then echo "go version go1.19 linux/amd64"; exit 0; fi\n'
+        'echo "fake go: $*" >&2\n'
+        "exit 1\n",
+        encoding="utf-8",
+    )
+    (fake / "go").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    proc = build(module, module / "rules.yaml", tmp_path / "out", env=env)
+    line = assert_one_sentence(proc)
+    assert "1.19" in line and "too old" in line, line
+    assert "fake go:" not in proc.stderr  # refused before any build was tried
+
+
+def test_package_that_does_not_load_before_instrumentation(tmp_path: Path) -> None:
+    """An import of a package that exists nowhere: the plain build fails too, and we say so."""
+    module = probe_copy(tmp_path)
+    edit(
+        module / "target" / "target.go",
+        '\t"strings"\n',
+        '\t"strings"\n\n\t"example.com/probe/nosuchpkg"\n',
+    )
+    proc = build(module, module / "rules.yaml", tmp_path / "out")
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode != 0
+    message = " ".join(proc.stderr.split())
+    assert "example.com/probe/nosuchpkg" in message
+    assert "plain `go build` fails too" in message
+    assert len(our_lines(proc.stderr)) == 1
+    assert_one_sentence(proc)  # one line: Go's multi-line detail folded into the sentence
+
+
+def test_package_that_does_not_compile_before_instrumentation(tmp_path: Path) -> None:
+    """A missing import (os used, not imported) that only the compiler sees: Go's own error is
+    shown and the engine says the plain build fails too."""
+    module = probe_copy(tmp_path)
+    edit(module / "target" / "target.go", "return a + b\n", "return a + b + len(os.Args)\n")
+    proc = build(module, module / "rules.yaml", tmp_path / "out")
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode != 0
+    assert "undefined: os" in proc.stderr
+    [line] = our_lines(proc.stderr)
+    assert "plain `go build` fails too" in line
+
+
+def test_compile_error_names_the_users_file(tmp_path: Path) -> None:
+    """The compiler's error points at the user's file and line, not at the engine's rewritten copy
+    in its (already removed) build directory. TMPDIR is a sibling of the module, so the go command
+    prints that copy's path relative to the module ("../tmp/otel-go-autoinst-.../overlay/...")."""
+    module = probe_copy(tmp_path)
+    line_no = edit(
+        module / "target" / "target.go", "return a + b\n", "return a + b + len(os.Args)\n"
+    )
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(private_tmp)}
+    proc = build(module, module / "rules.yaml", tmp_path / "out", env=env)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if "undefined: os" in line]
+    assert errors, proc.stderr
+    for error in errors:
+        assert "otel-go-autoinst-" not in error, error
+        assert re.match(rf"^(\./)?target/target\.go:{line_no}:\d+: undefined: os$", error) or (
+            error.startswith(f"{module}/target/target.go:{line_no}:")
+        ), error
+
+
+def test_broken_go_syntax_in_a_target_file(tmp_path: Path) -> None:
+    module = probe_copy(tmp_path)
+    line_no = edit(
+        module / "target" / "target.go", "func Add(a, b int) int {", "func Add(a, b int) int {{ ("
+    )
+    proc = build(module, module / "rules.yaml", tmp_path / "out")
+    line = assert_one_sentence(proc)
+    assert f"target.go:{line_no}" in line, line
+    assert "syntax error" in line, line
+
+
+# -- rules and hooks -------------------------------------------------------------------------------
+
+
+def test_broken_rule_yaml(tmp_path: Path) -> None:
+    module = probe_copy(tmp_path)
+    rules = BAD_RULES / "broken_yaml.yaml"
+    proc = build(module, rules, tmp_path / "out")
+    line = assert_one_sentence(proc)
+    assert f"{rules}:" in line or "broken_yaml.yaml:" in line, line
+    assert re.search(r"broken_yaml\.yaml:\d+", line), line
+    assert "YAML" in line
+
+
+def test_rule_with_an_unknown_field(tmp_path: Path) -> None:
+    module = probe_copy(tmp_path)
+    proc = build(module, BAD_RULES / "unknown_field.yaml", tmp_path / "out")
+    line = assert_one_sentence(proc)
+    assert "unknown_field.yaml:6" in line, line
+    assert "on_entr" in line and "on_enter" in line, line
+
+
+def test_rule_naming_a_function_that_does_not_exist(tmp_path: Path) -> None:
+    """A warning, and the build goes on (exit 0, a working program)."""
+    module = probe_copy(tmp_path)
+    out = tmp_path / "out"
+    proc = build(module, BAD_RULES / "missing_function.yaml", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    [line] = our_lines(proc.stderr)
+    assert "warning" in line and "NoSuchFunction" in line and "example.com/probe/target" in line, (
+        line
+    )
+    assert "missing_function.yaml:" in line
+    run = subprocess.run([str(out)], capture_output=True, text=True, timeout=60, check=True)
+    assert "OUT: Add 3" in run.stdout
+
+
+def test_hook_with_a_wrong_signature(tmp_path: Path) -> None:
+    """The message names the hook's signature and the one its target needs."""
+    module = probe_copy(tmp_path)
+    out = tmp_path / "out"
+    proc = build(module, BAD_RULES / "wrong_signature.yaml", out)
+    line = assert_one_sentence(proc)
+    assert "wrongGreetEnter" in line
+    assert "func(call *api.CallContext, g target.Greeter, who int)" in line, line
+    assert re.search(
+        r"func\(call \*api\.CallContext, g \*(target\.)?Greeter, who string\)", line
+    ), line
+    assert "Greet" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("verb", ["plan", "diff"])
+def test_plan_and_diff_report_bad_rules_the_same_way(tmp_path: Path, verb: str) -> None:
+    module = probe_copy(tmp_path)
+    proc = run_cli(
+        verb,
+        "-C",
+        module,
+        "--rules",
+        BAD_RULES / "wrong_signature.yaml",
+        *only_user_rules(),
+        "./cmd/probe",
+    )
+    line = assert_one_sentence(proc)
+    assert "wrongGreetEnter" in line
