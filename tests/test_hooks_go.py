@@ -12,9 +12,7 @@ RULES = Path(__file__).resolve().parents[1] / "rules"
 
 def _go(*args: str) -> subprocess.CompletedProcess[str]:
     assert shutil.which("go"), "the Go toolchain is required"
-    return subprocess.run(
-        ["go", *args], cwd=RULES, capture_output=True, text=True, timeout=600
-    )
+    return subprocess.run(["go", *args], cwd=RULES, capture_output=True, text=True, timeout=600)
 
 
 def test_go_vet_rules():

@@ -2,7 +2,7 @@
 // second HTTP endpoint and a SQLite database through database/sql (modernc.org/sqlite, pure Go).
 // It has no OpenTelemetry code: `otel-go-autoinst build` adds the tracing.
 //
-//	service [-addr 127.0.0.1:8080] [-db file.sqlite]
+//	service [-addr 127.0.0.1:8080] [-db file.sqlite] [-graceful=false]
 //
 // The listen address also comes from $SERVICE_ADDR. Routes:
 //
@@ -33,6 +33,7 @@ import (
 func main() {
 	addr := flag.String("addr", envOr("SERVICE_ADDR", "127.0.0.1:8080"), "listen address")
 	dsn := flag.String("db", "file:service?mode=memory&cache=shared", "SQLite data source name")
+	graceful := flag.Bool("graceful", true, "shut down gracefully on SIGINT/SIGTERM (else die of them)")
 	flag.Parse()
 
 	db, err := openDB(*dsn)
@@ -48,14 +49,16 @@ func main() {
 	backend := "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: NewHandler(db, backend), ReadHeaderTimeout: 10 * time.Second}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
+	if *graceful {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		go func() {
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutdown)
+		}()
+	}
 
 	fmt.Printf("listening on %s\n", ln.Addr())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
