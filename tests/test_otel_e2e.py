@@ -427,3 +427,88 @@ def test_go_test_of_the_example_passes_plain_and_instrumented(binaries):
         spans = rx.wait_for(lambda s: any(x.kind == "SERVER" for x in s), timeout=5)
         assert {s.resource["service.name"] for s in spans} == {"example-tests"}
         assert any(s.name == "GET /hello/{name}" for s in spans)
+
+
+def test_traces_specific_endpoint_variable(binaries, services):
+    with OTLPReceiver() as rx:
+        env = otlp_env(rx)
+        del env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = rx.endpoint + "/v1/traces"
+        svc = start(binaries["inst"], env)
+        services.append(svc)
+        assert svc.get("/healthz")[0] == 200
+        code, _, err = svc.stop()
+        assert code == 0, err
+        assert any(s.name == "GET /healthz" for s in rx.spans)
+
+
+OWN_PROVIDER_MAIN = """package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+func main() {
+	exp, err := stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
+	if err != nil {
+		panic(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	otel.SetTracerProvider(tp)
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "own")
+	}))
+	resp, err := http.Get(srv.URL + "/mine")
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	srv.Close()
+	_ = tp.Shutdown(context.Background())
+	fmt.Println("body:", string(body))
+}
+"""
+
+
+def test_program_with_its_own_tracer_provider_keeps_it(tmp_path):
+    mod = tmp_path / "own"
+    mod.mkdir()
+    (mod / "main.go").write_text(OWN_PROVIDER_MAIN)
+    (mod / "go.mod").write_text("module example.com/own\n\ngo 1.26\n")
+    rules_mod = (REPO / "rules" / "go.mod").read_text()
+    version = re.search(r"go\.opentelemetry\.io/otel/sdk (v\S+)", rules_mod).group(1)
+    _run(
+        [
+            "go",
+            "get",
+            f"go.opentelemetry.io/otel@{version}",
+            f"go.opentelemetry.io/otel/sdk@{version}",
+            f"go.opentelemetry.io/otel/exporters/stdout/stdouttrace@{version}",
+        ],
+        mod,
+    )
+    _run(["go", "mod", "tidy"], mod)
+    binary = tmp_path / "own-bin"
+    _run([*_cli(), "build", "-C", str(mod), "-o", str(binary), "."], REPO)
+    with OTLPReceiver() as rx:
+        proc = subprocess.run(
+            [str(binary)], env=otlp_env(rx), capture_output=True, text=True, timeout=60
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "body: own" in proc.stdout
+    names = {json.loads(line)["Name"] for line in proc.stdout.splitlines() if line.startswith("{")}
+    # The hooks' spans went to the program's own provider (its stdout exporter) ...
+    assert {"GET /mine", "GET"} <= names, proc.stdout
+    # ... and nothing to the OTLP endpoint of the set-up the program did not want.
+    assert rx.requests == 0
