@@ -243,6 +243,25 @@ def test_hook_with_a_wrong_signature(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_hook_with_a_concrete_type_for_a_type_parameter(tmp_path: Path) -> None:
+    """Values typed by a type parameter of a generic target must arrive as any."""
+    module = probe_copy(tmp_path)
+    proc = build(module, BAD_RULES / "type_param_not_any.yaml", tmp_path / "out")
+    line = assert_one_sentence(proc)
+    assert "wrongMaxEnter" in line and "target.Max" in line
+    assert "func(call *api.CallContext, a int, b int)" in line, line
+    assert "type parameter" in line, line
+
+
+def test_rule_naming_a_hook_that_does_not_exist(tmp_path: Path) -> None:
+    module = probe_copy(tmp_path)
+    proc = build(module, BAD_RULES / "missing_hook.yaml", tmp_path / "out")
+    line = assert_one_sentence(proc)
+    assert (
+        "missing_hook.yaml:" in line and "noSuchHook" in line and "example.com/probe/hooks" in line
+    )
+
+
 @pytest.mark.parametrize("verb", ["plan", "diff"])
 def test_plan_and_diff_report_bad_rules_the_same_way(tmp_path: Path, verb: str) -> None:
     module = probe_copy(tmp_path)

@@ -126,7 +126,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> ProbeBuild:
 
 
 PROBE_TARGETS = {  # function -> receiver, for every rule of probe/rules.yaml
-    "Greet": "*Greeter", "Add": None, "Compute": None, "Double": None, "Carry": None,
+    "Greet": "*Greeter", "Hello": "Greeter", "Misuse": None, "Add": None, "Compute": None, "Double": None, "Carry": None,
     "Fragile": None, "Nested": None, "Max": None, "Swap": "*Box", "Sum": None, "Unnamed": None,
     "Boom": None, "Where": None,
 }  # fmt: skip
@@ -155,6 +155,11 @@ def test_hooks_observe_receiver_and_arguments(probe: ProbeBuild) -> None:
     # onExit sees the results (one declared as any), GetReturnVal agrees.
     assert "HOOK: greetExit r0=ann greets bob r1=<nil> get0=ann greets bob" in probe.hook_lines
     assert probe.out("Greet") == probe.plain("Greet") == "OUT: Greet ann greets bob <nil>"
+
+
+def test_hooks_observe_a_value_receiver(probe: ProbeBuild) -> None:
+    assert "HOOK: helloEnter recv=cy func=Greeter.Hello p0=target.Greeter" in probe.hook_lines
+    assert probe.out("Hello") == probe.plain("Hello") == "OUT: Hello hello from cy"
 
 
 def test_set_param_changes_what_the_function_receives(probe: ProbeBuild) -> None:
@@ -188,6 +193,10 @@ def test_panicking_hooks_leave_the_output_unchanged(probe: ProbeBuild) -> None:
     """fragileEnter panics, fragileExit writes to a nil map: both are recovered."""
     assert probe.out("Fragile") == probe.plain("Fragile") == "OUT: Fragile fragile:abc"
     assert "panic" not in probe.inst_stderr
+    # SetParam / SetReturnVal with a value of the wrong type panic inside the CallContext: the
+    # trampoline recovers and the call goes on untouched.
+    assert probe.out("Misuse") == probe.plain("Misuse") == "OUT: Misuse misuse:m"
+    assert not [line for line in probe.hook_lines if "not reached" in line]
     # The program went on: everything after Fragile is still printed.
     assert probe.inst_out[-1].startswith("OUT: Where ")
 

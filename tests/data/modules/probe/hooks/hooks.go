@@ -23,6 +23,22 @@ func greetExit(call *api.CallContext, r0 any, r1 error) {
 	say("greetExit r0=%v r1=%v get0=%v", r0, r1, call.GetReturnVal(0))
 }
 
+func helloEnter(call *api.CallContext, g target.Greeter) {
+	say("helloEnter recv=%s func=%s p0=%T", g.Name, call.GetFuncName(), call.GetParam(0))
+}
+
+// misuseEnter and misuseExit hand the CallContext values of the wrong type: the CallContext panics,
+// the trampoline recovers, and the call goes on as if the hooks were absent.
+func misuseEnter(call *api.CallContext, s string) {
+	call.SetParam(0, 42)
+	say("misuseEnter not reached")
+}
+
+func misuseExit(call *api.CallContext, r0 string) {
+	call.SetReturnVal(0, 3.5)
+	say("misuseExit not reached")
+}
+
 func addEnter(call *api.CallContext, a, b int) {
 	say("addEnter a=%d b=%d", a, b)
 	call.SetParam(1, 40)
@@ -122,6 +138,9 @@ func boomEnter(call *api.CallContext, n int) { say("boomEnter n=%d", n) }
 func boomExit(call *api.CallContext, r0 int) { say("boomExit r0=%d", r0) }
 
 func whereExit(call *api.CallContext, file string, line int) { say("whereExit line=%d", line) }
+
+// wrongMaxEnter declares the type-parameter-typed values of Max as int: they must be any.
+func wrongMaxEnter(call *api.CallContext, a, b int) {}
 
 // wrongGreetEnter does not match (*Greeter).Greet: only the bad-input tests name it.
 func wrongGreetEnter(call *api.CallContext, g target.Greeter, who int) {}

@@ -16,6 +16,16 @@ func (g *Greeter) Greet(who string) (string, error) {
 	return g.Name + " greets " + who, nil
 }
 
+// Hello has a value receiver.
+func (g Greeter) Hello() string {
+	return "hello from " + g.Name
+}
+
+// Misuse has hooks that call the CallContext with values of the wrong type.
+func Misuse(s string) string {
+	return "misuse:" + s
+}
+
 // Add gets its second argument replaced by onEnter (SetParam).
 func Add(a, b int) int {
 	return a + b

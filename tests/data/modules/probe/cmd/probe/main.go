@@ -16,6 +16,8 @@ func main() {
 	g := &target.Greeter{Name: "ann"}
 	s, err := g.Greet("bob")
 	fmt.Println("OUT: Greet", s, err)
+	fmt.Println("OUT: Hello", target.Greeter{Name: "cy"}.Hello())
+	fmt.Println("OUT: Misuse", target.Misuse("m"))
 	fmt.Println("OUT: Add", target.Add(1, 2))
 	v, err := target.Compute(42)
 	fmt.Println("OUT: Compute(42)", v, err)
