@@ -512,3 +512,21 @@ def test_program_with_its_own_tracer_provider_keeps_it(tmp_path):
     assert {"GET /mine", "GET"} <= names, proc.stdout
     # ... and nothing to the OTLP endpoint of the set-up the program did not want.
     assert rx.requests == 0
+
+
+def test_program_without_http_or_sql_gets_nothing(tmp_path):
+    mod = tmp_path / "plainprog"
+    mod.mkdir()
+    (mod / "go.mod").write_text("module example.com/plainprog\n\ngo 1.26.0\n")
+    (mod / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\n'
+        'func main() {\n\tfmt.Println("hi", len(os.Args))\n\tos.Exit(3)\n}\n'
+    )
+    binary, report = tmp_path / "plainprog-bin", tmp_path / "report.json"
+    _run([*_cli(), "build", "-C", str(mod), "--report", str(report), "-o", str(binary), "."], REPO)
+    assert json.loads(report.read_text())["instrumented"] == []
+    # The SDK set-up is a support set: with nothing else instrumented it is not linked in.
+    mods = subprocess.run(["go", "version", "-m", str(binary)], capture_output=True, text=True)
+    assert "go.opentelemetry.io" not in mods.stdout
+    proc = subprocess.run([str(binary)], capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "hi 1\n", "")
