@@ -7,6 +7,7 @@ files are in tests/data/modules/bad_rules.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -169,8 +170,17 @@ def test_compile_error_names_the_users_file(tmp_path: Path) -> None:
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(private_tmp)}
-    proc = build(module, module / "rules.yaml", tmp_path / "out", env=env)
+    report = tmp_path / "report.json"
+    proc = run_cli(
+        "build", "-C", module, "--rules", module / "rules.yaml", *only_user_rules(),
+        "--report", report, "-o", tmp_path / "out", "./cmd/probe", env=env,
+    )  # fmt: skip
     assert proc.returncode != 0
+    # The report (the source of the annotations and the PR comment) names the user's file too.
+    errors_in_report = json.loads(report.read_text(encoding="utf-8"))["build"]["errors"]
+    assert [(e["file"], e["line"], e["message"]) for e in errors_in_report] == [
+        ("target/target.go", line_no, "undefined: os")
+    ]
     errors = [line for line in proc.stderr.splitlines() if "undefined: os" in line]
     assert errors, proc.stderr
     for error in errors:
