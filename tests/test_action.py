@@ -26,7 +26,6 @@ from github_api import GitHubAPI, SpecMissing, running_github_api
 from otel_go_autoinst.publish.action import DEFAULTS, Context, Inputs
 from otel_go_autoinst.render import COMMENT_MARKER
 from otel_go_autoinst.report import (
-    Diagnostic,
     InstrumentedFunction,
     ModuleInfo,
     Report,
@@ -90,7 +89,16 @@ def make_checkout(tmp_path: Path, source: Path, module: str = "svc") -> Checkout
     then the pull request's commit adding the code (so the PR's diff is real)."""
     ws = tmp_path / "workspace"
     target = ws / module
-    shutil.copytree(source, target)
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "."], cwd=source, capture_output=True, text=True
+    ).stdout.split("\0")
+    tracked = [f for f in tracked if f]
+    if tracked:  # only the files of the source's repository (no stray build outputs)
+        for name in tracked:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, target / name)
+    else:
+        shutil.copytree(source, target)
     git(ws, "init", "-q", "-b", "main")
     git(ws, "add", *[f"{module}/{n}" for n in ("go.mod", "go.sum") if (target / n).exists()])
     git(ws, "commit", "-q", "-m", "base")
@@ -276,14 +284,27 @@ def test_bundled_example_comment_created_updated_then_unchanged(
     assert len(gh.requests_to("PATCH")) == 1 and len(gh.requests_to("POST")) == 1
     assert second.outputs["comment_url"] == comment["html_url"]
 
-    # the same push again: the content is unchanged, no edit is sent
+    # the same report published again (a re-run of the comment step): no edit is sent
     before = writes(gh)
-    third = run_action(tmp_path, co.workspace, inputs=inputs, payload=SYNC, api=gh)
+    third = run_action(
+        tmp_path,
+        co.workspace,
+        inputs={"mode": "comment", "report": second.outputs["report"]},
+        payload=SYNC,
+        api=gh,
+    )
     assert third.code == 0, third.log[-4000:]
-    assert_published(third, co)
     assert writes(gh) == before
     assert len(comments(gh, 7)) == 1
     assert third.outputs["comment_url"] == comment["html_url"]
+    assert "Unchanged" in third.stdout
+
+    # the whole run again on the same push: still one comment, never a second one
+    fourth = run_action(tmp_path, co.workspace, inputs=inputs, payload=SYNC, api=gh)
+    assert fourth.code == 0, fourth.log[-4000:]
+    assert_published(fourth, co)
+    assert [c["id"] for c in comments(gh, 7)] == [comment["id"]]
+    assert len(gh.requests_to("POST")) == 1
 
 
 def test_fork_pull_request_degrades_to_the_summary(tmp_path: Path, gh: GitHubAPI) -> None:
@@ -449,9 +470,7 @@ def artifact(workspace: Path, report: Report, pr_number: int) -> Path:
     return folder / "report.json"
 
 
-def test_comment_mode_in_workflow_run_posts_the_forks_report(
-    tmp_path: Path, gh: GitHubAPI
-) -> None:
+def test_comment_mode_in_workflow_run_posts_the_forks_report(tmp_path: Path, gh: GitHubAPI) -> None:
     ws = tmp_path / "base-checkout"
     ws.mkdir()
     artifact(ws, sample_report("svc", "HandleOrder"), 8)
@@ -473,9 +492,7 @@ def test_comment_mode_in_workflow_run_posts_the_forks_report(
     assert run.outputs["instrumented_count"] == "1"
 
 
-def test_comment_mode_refuses_a_forged_pull_request_number(
-    tmp_path: Path, gh: GitHubAPI
-) -> None:
+def test_comment_mode_refuses_a_forged_pull_request_number(tmp_path: Path, gh: GitHubAPI) -> None:
     ws = tmp_path / "base-checkout"
     ws.mkdir()
     # the untrusted artifact claims PR 7, whose head is not the commit the run built

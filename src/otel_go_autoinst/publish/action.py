@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import logging
 import os
 import re
 import shlex
@@ -674,7 +675,13 @@ def mode_run(ctx: Context, inputs: Inputs, log: Log) -> int:
 
     if do_build:
         with log.group("Instrumented go build"):
-            steps["build"] = engine("build", build_flags)
+            flags = list(build_flags)
+            if not any(f in ("-o", "--o") or f.startswith(("-o=", "--o=")) for f in flags):
+                # `go build` of one main package writes the executable into the module's
+                # folder; the checkout must stay untouched (and -o /dev/null works for any
+                # set of packages, main or not)
+                flags = ["-o", os.devnull, *flags]
+            steps["build"] = engine("build", flags)
     build_ok = "build" not in steps or steps["build"].exit_code == 0
     if do_test and build_ok:
         with log.group("Instrumented go test"):
@@ -1007,8 +1014,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
+def quiet_library_logs() -> None:
+    """PyGithub and the comment module log what this entrypoint already reports (for example
+    the 403 of GET /user for the workflow's token): keep only their errors."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    for name in ("github", "urllib3", "otel_go_autoinst.publish"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     log = Log()
+    quiet_library_logs()
     environ = dict(os.environ if env is None else env)
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
