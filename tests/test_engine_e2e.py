@@ -393,3 +393,34 @@ def test_dependency_module_and_standard_library_in_a_test_binary(tmp_path: Path)
     )  # fmt: skip
     assert uuid["file"].startswith("GOMODCACHE/github.com/google/uuid@v1.6.0/")
     assert report["test"]["status"] == "passed"
+
+
+# -- the private go.work -------------------------------------------------------------------------
+
+
+def test_users_go_line_written_without_patch_version(tmp_path: Path) -> None:
+    """A user's go.mod saying `go 1.N` while the engine's rules module says `go 1.N.0`: Go orders
+    1.N before 1.N.0 (a language version before its first release), so the private go.work must
+    say at least 1.N.0 or the go command refuses the workspace."""
+    from otel_go_autoinst.rules import builtin_rules_dir
+
+    rules_go = re.search(
+        r"^go\s+(\S+)", (builtin_rules_dir() / "go.mod").read_text(encoding="utf-8"), re.M
+    )
+    assert rules_go is not None
+    short = re.sub(r"^(\d+\.\d+)\.0$", r"\1", rules_go.group(1))  # 1.23.0 -> 1.23
+    module = copy_module("probe", tmp_path / "probe")
+    go_mod = module / "go.mod"
+    go_mod.write_text(
+        re.sub(r"^go\s+\S+$", f"go {short}", go_mod.read_text(encoding="utf-8"), flags=re.M),
+        encoding="utf-8",
+    )
+    proc = run_cli(
+        "build", "-C", module, "--rules", module / "rules.yaml", *only_user_rules(),
+        "-o", tmp_path / "probe.bin", "./cmd/probe",
+    )  # fmt: skip
+    assert proc.returncode == 0, (
+        f"user go {short}, rules module go {rules_go.group(1)}:\n{proc.stderr}"
+    )
+    run = subprocess.run([str(tmp_path / "probe.bin")], capture_output=True, text=True, timeout=60)
+    assert "OUT: Add 41" in run.stdout
