@@ -163,6 +163,7 @@ def run_action(
     token: str = WRITE_TOKEN,
     path: str | None = None,
     argv: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Run:
     runner = tmp_path / "runner"
     runner.mkdir(exist_ok=True)
@@ -197,6 +198,7 @@ def run_action(
     )
     if path is not None:
         env["PATH"] = path
+    env.update(extra_env or {})
     for name, value in inputs.items():
         env["INPUT_" + name.upper()] = value
     proc = subprocess.run(
@@ -648,6 +650,43 @@ def test_bad_input_is_one_sentence(tmp_path: Path, inputs: dict[str, str], messa
     assert message in stderr[0]
     assert stderr[0].endswith(".")
     assert "::error::" in run.stdout
+
+
+def test_go_line_newer_than_the_toolchain_allowed(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    write_module(ws, "example.com/future", go="1.999")
+    run = run_action(tmp_path, ws, inputs={}, event_name="push", extra_env={"GOTOOLCHAIN": "local"})
+    assert run.code == 2, run.log
+    assert "go.mod: go 1.999" in run.stdout
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("otel-go-autoinst: Go cannot run for this module: ")
+    assert "1.999" in line
+
+
+def test_toolchain_line_is_reported(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    version = subprocess.run(
+        ["go", "env", "GOVERSION"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GOTOOLCHAIN": "local"},
+    ).stdout.strip()
+    write_module(ws, "example.com/pinned")
+    with (ws / "go.mod").open("a") as handle:
+        handle.write(f"\ntoolchain {version}\n")
+    run = run_action(
+        tmp_path, ws, inputs={"mode": "run", "packages": "./nothing/..."}, event_name="push"
+    )
+    assert f"go.mod: go 1.23, toolchain {version}" in run.stdout
+    assert f"Using {version} (GOTOOLCHAIN=auto)" in run.stdout
+
+
+def test_no_go_installed(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    write_module(ws, "example.com/x")
+    run = run_action(tmp_path, ws, inputs={}, event_name="push", path=no_go_path(tmp_path))
+    assert run.code == 2
+    assert run.stderr.strip() == "otel-go-autoinst: Go is not installed (no `go` on PATH)."
 
 
 def test_unknown_mode_argument(tmp_path: Path) -> None:

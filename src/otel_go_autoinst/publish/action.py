@@ -368,16 +368,19 @@ def setup_toolchain(workdir: Path, ctx: Context, env: dict[str, str], log: Log) 
     )
     if env.get("GOTOOLCHAIN", "") in ("", "auto"):
         env["GOTOOLCHAIN"] = "auto"
-    try:
-        proc = subprocess.run(
-            ["go", "env", "GOVERSION"], cwd=workdir, env=env, capture_output=True, text=True
-        )
-    except FileNotFoundError:
-        raise UserError("Go is not installed (no `go` on PATH).") from None
-    if proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise UserError(f"Go cannot run for this module: {detail}")
-    version = proc.stdout.strip()
+    version = ""
+    # `go list -m` checks the go line against the toolchain (switching when allowed);
+    # `go env GOVERSION` then names the Go that runs for this module.
+    for cmd in (["go", "list", "-m"], ["go", "env", "GOVERSION"]):
+        try:
+            proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise UserError("Go is not installed (no `go` on PATH).") from None
+        if proc.returncode != 0:
+            detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+            detail = detail.removeprefix("go: ").rstrip(".")
+            raise UserError(f"Go cannot run for this module: {detail}.")
+        version = proc.stdout.strip()
     log.line(f"Using {version} (GOTOOLCHAIN={env['GOTOOLCHAIN']})")
     return version
 
