@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,47 @@ class Workspace:
     project: Project
     # Where the go command may name an overlay file by its stored copy: stored -> the path it stands for.
     stored_paths: dict[str, str] = field(default_factory=dict)
+    # Dependency modules with targets: module cache dir -> the copy the build uses instead.
+    module_copies: dict[Path, Path] = field(default_factory=dict)
+
+    def build_path(self, path: Path) -> Path:
+        """Where the go command sees a file: its module's copy for a dependency with targets."""
+        for cached, copy in self.module_copies.items():
+            if path.is_relative_to(cached):
+                return copy / path.relative_to(cached)
+        return path
+
+    def use_module_copies(self, packages: Iterable[Package]) -> None:
+        """The go command refuses overlays of files in the module cache: a dependency module with
+        targets is copied once to a stable place (stable, so Go's build cache keeps its keys) and
+        the private go.work replaces the module with that copy."""
+        root = (
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+            / "otel-go-autoinst"
+            / "modules"
+        )
+        replaces = []
+        for pkg in packages:
+            if pkg.standard or not pkg.module_version or pkg.module_dir is None:
+                continue
+            if pkg.module_dir in self.module_copies or not pkg.module_dir.is_relative_to(
+                self.project.env.gomodcache
+            ):
+                continue
+            copy = root / f"{pkg.module_path}@{pkg.module_version}"
+            if not copy.exists():
+                staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=_mkdirs(copy.parent)))
+                shutil.copytree(pkg.module_dir, staging / "m", copy_function=shutil.copyfile)
+                try:
+                    (staging / "m").rename(copy)
+                except OSError:  # another run made it first
+                    pass
+                shutil.rmtree(staging, ignore_errors=True)
+            self.module_copies[pkg.module_dir] = copy
+            replaces.append(f"replace {pkg.module_path} {pkg.module_version} => {copy}")
+        if replaces:
+            with self.gowork.open("a", encoding="utf-8") as gowork:
+                gowork.write("\n".join(replaces) + "\n")
 
     @property
     def gowork(self) -> Path:
@@ -65,7 +106,10 @@ def workspace(project: Project, rules_dir: Path, keep: bool = False) -> Iterator
         if rules_dir.resolve() not in [u.resolve() for u in uses]:
             uses.append(rules_dir)
         versions = [m.go for m in project.modules if m.go] + [_module_go(rules_dir)]
-        go_line = max((v for v in versions if v), key=go_version_tuple, default="1.23")
+        # "1.23.0" is newer than "1.23" to the go command: at equal numbers, the longer spelling.
+        go_line = max(
+            (v for v in versions if v), key=lambda v: (go_version_tuple(v), len(v)), default="1.23"
+        )
         lines = [f"go {go_line}", "", "use ("] + [f"\t{u.resolve()}" for u in uses] + [")"]
         lines += [f"replace {r}" for r in project.replaces]
         (run_dir / "go.work").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -87,6 +131,11 @@ def workspace(project: Project, rules_dir: Path, keep: bool = False) -> Iterator
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def _mkdirs(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _module_go(module_dir: Path) -> str | None:
     match = re.search(r"^go\s+(\S+)", (module_dir / "go.mod").read_text(encoding="utf-8"), re.M)
     return match.group(1) if match else None
@@ -102,7 +151,7 @@ def write_overlay(ws: Workspace, rewrite: Rewrite, extra: Mapping[Path, bytes], 
     ):
         stored = files_dir / f"{index}_{path.name}"
         stored.write_bytes(content)
-        replace[str(path)] = str(stored)
+        replace[str(ws.build_path(path))] = str(stored)
     overlay = ws.dir / f"{name}.json"
     overlay.write_text(json.dumps({"Replace": replace}, indent=1), encoding="utf-8")
     ws.stored_paths.update({stored: path for path, stored in replace.items()})
@@ -171,7 +220,10 @@ def run_go_streaming(
     merged = args[0] == "test"
     sink = sys.stdout if merged else sys.stderr
     cwd, env = ws.project.root, ws.env
-    stored = sorted(ws.stored_paths.items(), key=lambda kv: -len(kv[0]))
+    # The go command may name a stored copy absolutely or relative to the directory it runs in.
+    spellings = {**ws.stored_paths}
+    spellings.update({os.path.relpath(copy, cwd): path for copy, path in ws.stored_paths.items()})
+    stored = sorted(spellings.items(), key=lambda kv: -len(kv[0]))
 
     def original(line: str) -> str:
         for copy, path in stored:
@@ -207,10 +259,13 @@ def run_go_streaming(
                 path = str((cwd / note["file"]).resolve())
                 run.notes.setdefault((path, int(note["line"])), []).append(note["msg"])
                 continue
-            if in_quiet:
+            if in_quiet and (
+                _DIAGNOSTIC.match(line) or line.startswith(("<autogenerated>", " ", "\t"))
+            ):
                 if not line.startswith("<autogenerated>") and not _BENIGN.search(line):
                     held.append(line)
                 continue
+            in_quiet = False  # not compiler output: the tests' own, say
             shown.append(line)
             if show:
                 print(line, file=sink, flush=True)

@@ -90,7 +90,7 @@ def _check_buildable(packages: list[Package]) -> None:
     for pkg in packages:
         if pkg.error and not pkg.standard:
             raise UserError(
-                f"Package {pkg.import_path} does not load before instrumentation ({pkg.error.strip()}); "
+                f"Package {pkg.import_path} does not load before instrumentation ({' '.join(pkg.error.split())}); "
                 "the plain `go build` fails too."
             )
 
@@ -115,6 +115,11 @@ def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepar
     """Plan, then rewrite with the compiler's escape verdicts on the hooks."""
     prepared = _load(opts, ws, project, test)
     plan, conservative = prepared.plan, prepared.rewrite
+    ws.use_module_copies(
+        [t.package for t in plan.targets]
+        + [e.package for e in plan.struct_edits]
+        + [a.package for a in plan.file_additions]
+    )
     verdicts: dict[tuple[str, str], list[bool]] = {}
     if plan.hooks_packages:
         overlay = write_overlay(ws, conservative, {}, "probe")
@@ -147,7 +152,7 @@ def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) 
     compiled = {file for file, _ in notes} if notes else set()
     for target in plan.targets:
         func, numbers = target.func, prepared.rewrite.numbers[(target.file, target.func.line)]
-        file = str(target.file.resolve())
+        file = str(prepared.ws.build_path(target.file).resolve())
         inlined: bool | None = None
         raw_inlinable: bool | None = None
         if notes is not None and file in compiled:
