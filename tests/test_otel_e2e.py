@@ -517,7 +517,7 @@ def test_program_with_its_own_tracer_provider_keeps_it(tmp_path):
 def test_program_without_http_or_sql_gets_nothing(tmp_path):
     mod = tmp_path / "plainprog"
     mod.mkdir()
-    (mod / "go.mod").write_text("module example.com/plainprog\n\ngo 1.26.0\n")
+    (mod / "go.mod").write_text("module example.com/plainprog\n\ngo 1.24\n")
     (mod / "main.go").write_text(
         'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\n'
         'func main() {\n\tfmt.Println("hi", len(os.Args))\n\tos.Exit(3)\n}\n'

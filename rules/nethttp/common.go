@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 )
 
 const scope = "github.com/otel-go-autoinst/otel-go-autoinst/rules/nethttp"
