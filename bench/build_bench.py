@@ -105,7 +105,10 @@ def measure_module(mod: Module, args: argparse.Namespace, tmp: Path, cold: bool)
                 out.append(mod.build(variant, cache, "cold"))
                 shutil.rmtree(cache, ignore_errors=True)
         res["cold"] = {"plain": plain, "instrumented": inst}
-    caches = {v: tmp / f"gocache-warm-{mod.name}-{v}" for v in ("plain", "instrumented")}
+    # Warm builds use the user's own GOCACHE (shared by both variants: every build follows its own
+    # one-line edit, so each recompiles the edited package and relinks).
+    default = Path(subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True).stdout.strip())
+    caches = {v: default for v in ("plain", "instrumented")}
     for variant, cache in caches.items():  # fill each variant's cache (not measured)
         mod.build(variant, cache, "warm-up")
     plain, inst = [], []
@@ -189,16 +192,18 @@ def report(results: list[dict], linear: dict | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="CI: 1 cold round (example service only), 2 warm rounds, 100 candidate files")
+                    help="CI: the example service only, no cold builds, 2 warm rounds, 100 candidate files")
+    ap.add_argument("--cold", action="store_true", help="with --quick: measure cold builds too")
     ap.add_argument("--cold-rounds", type=int)
     ap.add_argument("--warm-rounds", type=int)
-    ap.add_argument("--modules", default="service,bigmodule")
+    ap.add_argument("--modules", help="comma-separated, of: service, bigmodule (default both; quick: service)")
     ap.add_argument("--files", type=int, help="N for the linearity measurement (N and 2N files)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     args.cold_rounds = args.cold_rounds or 1
     args.warm_rounds = args.warm_rounds or (2 if args.quick else 5)
     args.files = args.files or (100 if args.quick else 300)
+    args.modules = args.modules or ("service" if args.quick else "service,bigmodule")
 
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="otel-buildbench-"))
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"build_bench: {src} is absent; measuring bench/callbench instead", file=sys.stderr)
                 src, user_file = FALLBACK_SERVICE, "target/target.go"
             mod = Module(name, src, user_file, tmp)
-            cold = not (args.quick and name == "bigmodule")
+            cold = args.cold or not args.quick
             print(f"build_bench: {name}: {'cold and ' if cold else ''}warm builds...", file=sys.stderr, flush=True)
             results.append(measure_module(mod, args, tmp, cold))
         print("build_bench: linearity...", file=sys.stderr, flush=True)
