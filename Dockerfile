@@ -22,4 +22,5 @@ RUN GO_VERSION="${GO_VERSION}" GO_SHA256="${GO_SHA256}" PYTHON=python3 \
       /opt/otel-go-autoinst/scripts/install.sh \
  && chmod -R a+rwX /go
 
-ENTRYPOINT ["python3", "-c", "import sys; from otel_go_autoinst.publish.action import main; sys.exit(main())"]
+# `otel-go-autoinst action` runs otel_go_autoinst.publish.action:main
+ENTRYPOINT ["otel-go-autoinst", "action"]

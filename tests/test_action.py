@@ -40,11 +40,18 @@ REPO = "octo-org/hello-service"
 BOT = "github-actions[bot]"
 WRITE_TOKEN = "ghs_write_token_never_printed_0001"
 READ_TOKEN = "ghs_read_only_token_never_printed_02"
-ACTION = [
-    sys.executable,
-    "-c",
-    "import sys; from otel_go_autoinst.publish.action import main; sys.exit(main())",
-]
+# What the image's ENTRYPOINT runs: `otel-go-autoinst action` (the console script of this
+# environment; through Python when the script is not installed).
+_SCRIPT = Path(sys.executable).with_name("otel-go-autoinst")
+ACTION = (
+    [str(_SCRIPT), "action"]
+    if _SCRIPT.is_file()
+    else [
+        sys.executable,
+        "-c",
+        "import sys; from otel_go_autoinst.cli import main; sys.exit(main(['action', *sys.argv[1:]]))",
+    ]
+)
 
 
 def event(name: str) -> dict[str, Any]:
@@ -689,6 +696,24 @@ def test_no_go_installed(tmp_path: Path) -> None:
     assert run.stderr.strip() == "otel-go-autoinst: Go is not installed (no `go` on PATH)."
 
 
+def test_cli_arguments_override_inputs(tmp_path: Path, gh: GitHubAPI) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    sample_report("svc", "Serve").write(ws / "r.json")
+    gh.add_pull(REPO, 9, diff="")
+    run = run_action(
+        tmp_path,
+        ws,
+        inputs={"mode": "run"},
+        event_name="workflow_dispatch",
+        api=gh,
+        path=no_go_path(tmp_path),
+        argv=["comment", "--report", "r.json", "--pr-number", "9"],
+    )
+    assert run.code == 0, run.log
+    assert len(comments(gh, 9)) == 1
+
+
 def test_unknown_mode_argument(tmp_path: Path) -> None:
     run = run_action(tmp_path, tmp_path, inputs={}, event_name="push", argv=["deploy"])
     assert run.code == 2
@@ -718,7 +743,7 @@ def test_action_yml_declares_what_the_entrypoint_reads() -> None:
 def test_dockerfile_runs_the_install_script_and_the_entrypoint() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "scripts/install.sh" in dockerfile
-    assert "otel_go_autoinst.publish.action import main" in dockerfile
+    assert 'ENTRYPOINT ["otel-go-autoinst", "action"]' in dockerfile
     assert "ARG GO_VERSION=" in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     for needed in ("src", "rules", "scripts", "pyproject.toml", "README.md"):

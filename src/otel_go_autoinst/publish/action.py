@@ -461,14 +461,14 @@ def run_engine(
     return EngineStep(kind=kind, exit_code=code, report=report, tail=tail)
 
 
-def failed_step(step: EngineStep, workdir: Path, go_version: str) -> StepOutcome:
-    last = next((ln for ln in reversed(step.tail.splitlines()) if ln.strip()), "")
+def failed_step(step: EngineStep) -> StepOutcome:
+    """The outcome of a step the engine ended before Go ran (it wrote no report)."""
     return StepOutcome(
         command=["otel-go-autoinst", step.kind],
         status="failed",
         exit_code=step.exit_code or 1,
         duration_s=0.0,
-        output_tail=step.tail or last,
+        output_tail=step.tail,
     )
 
 
@@ -701,7 +701,7 @@ def mode_run(ctx: Context, inputs: Inputs, log: Log) -> int:
     for kind, step in steps.items():
         if step.report is None or getattr(step.report, kind) is None:
             # the engine stopped before Go ran (a user error, a bad rule): keep its message
-            setattr(report, kind, failed_step(step, workdir, go_version))
+            setattr(report, kind, failed_step(step))
     if do_test and not build_ok:
         report.test = StepOutcome(
             command=["go", "test"], status="skipped", exit_code=0, duration_s=0.0
@@ -1014,6 +1014,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         description="GitHub Action entrypoint; inputs come from INPUT_* variables.",
     )
     parser.add_argument("mode", nargs="?", choices=MODES, help="overrides input `mode`")
+    parser.add_argument(
+        "--report", action="append", metavar="FILE", help="overrides input `report` (repeatable)"
+    )
+    parser.add_argument("--pr-number", metavar="N", help="overrides input `pr_number`")
     return parser.parse_args(list(argv))
 
 
@@ -1035,6 +1039,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
     try:
         inputs = Inputs.from_env(environ)
+        if args.report:
+            inputs.values["report"] = "\n".join(args.report)
+        if args.pr_number:
+            inputs.values["pr_number"] = args.pr_number.strip()
         mode = args.mode or inputs["mode"]
         if mode not in MODES:
             raise UserError(f"Input `mode` must be one of {', '.join(MODES)}, not {mode!r}.")
