@@ -781,3 +781,28 @@ def test_child_environment_has_no_token_and_a_safe_workspace(tmp_path: Path) -> 
     ).stdout.split()
     assert got == [str(tmp_path.resolve())]
     assert child["GIT_CONFIG_KEY_0"] == "core.abbrev"  # the user's own settings stay
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_workspace_owned_by_another_user_is_safe_for_git(tmp_path: Path) -> None:
+    """As in the action's container: root runs git in a checkout owned by the runner's user."""
+    ws = tmp_path / "checkout"
+    ws.mkdir()
+    git(ws, "init", "-q")
+    for path in [ws, *ws.rglob("*")]:
+        os.chown(path, 1001, 1001)
+    env = {
+        **os.environ,
+        "GITHUB_WORKSPACE": str(ws),
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    env.pop("GIT_CONFIG_COUNT", None)
+    plain = subprocess.run(["git", "status"], cwd=ws, env=env, capture_output=True, text=True)
+    assert plain.returncode != 0 and "dubious ownership" in plain.stderr
+    ctx = Context.from_env(env, Inputs.from_env(env))
+    safe = subprocess.run(
+        ["git", "status"], cwd=ws, env=ctx.child_env(), capture_output=True, text=True
+    )
+    assert safe.returncode == 0, safe.stderr
+    assert not (tmp_path / ".gitconfig").exists()  # no configuration file was written
