@@ -806,3 +806,30 @@ def test_workspace_owned_by_another_user_is_safe_for_git(tmp_path: Path) -> None
     )
     assert safe.returncode == 0, safe.stderr
     assert not (tmp_path / ".gitconfig").exists()  # no configuration file was written
+
+
+def test_huge_report_fits_the_comment_and_the_summary(tmp_path: Path, gh: GitHubAPI) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    report = sample_report("svc", "F0")
+    template = report.instrumented[0]
+    report.instrumented = [
+        InstrumentedFunction(**{**vars(template), "function": f"Handler{i}", "line": i + 1})
+        for i in range(4000)
+    ]
+    report.write(ws / "r.json")
+    gh.add_pull(REPO, 3, diff="")
+    run = run_action(
+        tmp_path,
+        ws,
+        inputs={"mode": "comment", "report": "r.json", "pr_number": "3"},
+        event_name="workflow_dispatch",
+        api=gh,
+        path=no_go_path(tmp_path),
+    )
+    assert run.code == 0, run.log
+    [comment] = comments(gh, 3)
+    assert len(comment["body"]) <= 65_536
+    assert len(run.summary.encode()) <= 1_048_576
+    assert "Handler3999" in run.summary  # the summary has room for all of them
+    assert run.outputs["instrumented_count"] == "4000"

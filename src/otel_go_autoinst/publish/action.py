@@ -72,7 +72,7 @@ DOCS_FORK = (
 PR_EVENTS = ("pull_request", "pull_request_target")
 REPORT_FILE = "report.json"
 PR_FILE = "pr.json"
-SUMMARY_LIMIT = 1_000_000  # GitHub accepts up to 1 MiB of job summary per step
+COMMENT_LIMIT = 65_000  # GitHub's limit for a comment body is 65,536 characters
 MAX_REPORT_BYTES = 20 * 1024 * 1024
 # Environment that must not reach the user's code (go test runs it) nor the engine.
 SECRET_ENV = (
@@ -497,12 +497,24 @@ def combine(build: Report | None, test: Report | None) -> Report | None:
 # Rendering and publishing
 
 
-def render(report: Report, ctx: Context, pr: PullRequest | None, changes: Any, limit: int) -> str:
+def render(
+    report: Report, ctx: Context, pr: PullRequest | None, changes: Any, *, summary: bool
+) -> str:
+    """The Markdown of the job summary (1 MiB of UTF-8 at most) or of the comment."""
     from otel_go_autoinst import render as rnd
 
     head = (pr.head_sha if pr else None) or ctx.sha or None
+    if summary:
+        return rnd.render_markdown(
+            report,
+            repo_url=ctx.repo_url,
+            head_sha=head,
+            changes=changes,
+            limit=rnd.SUMMARY_LIMIT,
+            byte_limit=rnd.SUMMARY_LIMIT - 1024,
+        )
     return rnd.render_markdown(
-        report, repo_url=ctx.repo_url, head_sha=head, changes=changes, limit=limit
+        report, repo_url=ctx.repo_url, head_sha=head, changes=changes, limit=COMMENT_LIMIT
     )
 
 
@@ -748,8 +760,10 @@ def mode_run(ctx: Context, inputs: Inputs, log: Log) -> int:
     with log.group("Report"):
         annotate(report, ctx, workdir, log)
         changes = pr_changes(ctx, pr, log)
-        write_summary(ctx.env, render(report, ctx, pr, changes, SUMMARY_LIMIT), log)
-        comment = publish_comment(ctx, inputs, pr, render(report, ctx, pr, changes, 65_000), log)
+        write_summary(ctx.env, render(report, ctx, pr, changes, summary=True), log)
+        comment = publish_comment(
+            ctx, inputs, pr, render(report, ctx, pr, changes, summary=False), log
+        )
         log.line(
             f"Report: {rel_to(report_path, ctx.workspace)}; "
             f"{len(report.instrumented)} functions instrumented."
@@ -931,9 +945,14 @@ def mode_publish(ctx: Context, inputs: Inputs, log: Log, *, merge: bool) -> int:
     pr, trusted = pr_for_publish(ctx, inputs, files, log, required=not merge)
     with log.group("Report"):
         changes = pr_changes(ctx, pr, log)
-        write_summary(ctx.env, render(report, ctx, pr, changes, SUMMARY_LIMIT), log)
+        write_summary(ctx.env, render(report, ctx, pr, changes, summary=True), log)
         comment = publish_comment(
-            ctx, inputs, pr, render(report, ctx, pr, changes, 65_000), log, trusted_event=trusted
+            ctx,
+            inputs,
+            pr,
+            render(report, ctx, pr, changes, summary=False),
+            log,
+            trusted_event=trusted,
         )
     write_outputs(
         ctx.env,
