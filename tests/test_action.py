@@ -313,6 +313,8 @@ def test_bundled_example_comment_created_updated_then_unchanged(
     assert fourth.code == 0, fourth.log[-4000:]
     assert_published(fourth, co)
     assert [c["id"] for c in comments(gh, 7)] == [comment["id"]]
+    # and, the comment leaving durations out, nothing to edit either
+    assert writes(gh) == before
     assert len(gh.requests_to("POST")) == 1
 
 

@@ -180,11 +180,11 @@ class _Block:
         return f"<details{attr}><summary>{self.title}</summary>\n\n{body}\n\n</details>\n"
 
 
-def _step_line(name: str, step: StepOutcome | None) -> str:
+def _step_line(name: str, step: StepOutcome | None, durations: bool) -> str:
     if step is None:
         return f"{name}: not run"
     status = _STATUS.get(step.status, escape_text(step.status))
-    if step.status == "skipped":
+    if step.status == "skipped" or not durations:
         return f"{name}: {status}"
     return f"{name}: {status} in {_duration(step.duration_s)}"
 
@@ -194,7 +194,9 @@ def _diagnostic(d: Diagnostic) -> str:
     return f"- {code(where)} {escape_text(_clip(d.message, _MAX_ITEM_CHARS))}"
 
 
-def _header(report: Report, marks: dict[int, str], changes: PrChanges | None) -> list[str]:
+def _header(
+    report: Report, marks: dict[int, str], changes: PrChanges | None, durations: bool
+) -> list[str]:
     fns = report.instrumented
     packages = {fn.package for fn in fns}
     own = sum(1 for fn in fns if _origin(fn) == 0)
@@ -210,7 +212,8 @@ def _header(report: Report, marks: dict[int, str], changes: PrChanges | None) ->
         f"{_plural(len(packages), 'package')} "
         f"({own} in this repository, {deps} in dependencies, {std} in the standard library)",
         "",
-        f"{_step_line('Build', report.build)} · {_step_line('Tests', report.test)}"
+        f"{_step_line('Build', report.build, durations)} · "
+        f"{_step_line('Tests', report.test, durations)}"
         + (f" · Go {escape_text(report.go_version)}" if report.go_version else ""),
     ]
     if report.modules:
@@ -334,8 +337,12 @@ def render_markdown(
     changes: PrChanges | None = None,
     limit: int = 65_000,
     byte_limit: int | None = None,
+    durations: bool = True,
 ) -> str:
     """Render the report as Markdown of at most `limit` characters (marker line first).
+
+    `durations=False` leaves build and test times out: the sticky comment then stays the same
+    for a re-run of the same commit, and is not edited.
 
     `byte_limit`, when given, also bounds the UTF-8 size (the job summary's limit is 1 MiB of
     bytes, e.g. `limit=SUMMARY_LIMIT, byte_limit=SUMMARY_LIMIT`; a comment's is 65,536 characters).
@@ -347,7 +354,7 @@ def render_markdown(
         return byte_limit is None or len(candidate.encode("utf-8")) <= byte_limit
 
     marks = _marks(report, changes)
-    header = "\n".join(_header(report, marks, changes)) + "\n"
+    header = "\n".join(_header(report, marks, changes, durations)) + "\n"
     blocks = _blocks(report, repo_url, head_sha, marks, changes is not None)
     footer = _footer(report)
     total = sum(len(b.items) for b in blocks)

@@ -513,8 +513,14 @@ def render(
             limit=rnd.SUMMARY_LIMIT,
             byte_limit=rnd.SUMMARY_LIMIT - 1024,
         )
+    # No durations in the comment: a re-run of the same commit then leaves it unedited.
     return rnd.render_markdown(
-        report, repo_url=ctx.repo_url, head_sha=head, changes=changes, limit=COMMENT_LIMIT
+        report,
+        repo_url=ctx.repo_url,
+        head_sha=head,
+        changes=changes,
+        limit=COMMENT_LIMIT,
+        durations=False,
     )
 
 
