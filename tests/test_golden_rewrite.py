@@ -62,3 +62,31 @@ def test_golden_module_builds_and_behaves_like_the_plain_build(tmp_path: Path) -
     assert functions["Plain"]["inlined"] is True
     assert functions["Named"]["inlined"] is None  # no onEnter: nothing to inline
     assert functions["Plain"]["raw_inlinable"] is False  # it has a defer now
+
+
+def test_a_hook_that_keeps_its_argument_is_not_lied_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Escape verdicts come from the compiler and are cached; editing a hook so that it keeps its
+    argument must take the hiding away (the cache is keyed on the hooks' sources)."""
+    import shutil
+
+    module = tmp_path / "golden"
+    shutil.copytree(MODULE, module)
+    args = ["diff", "-C", str(module), "--disable", "otelsetup", "--rules", str(module / "rules")]
+
+    def host_call() -> str:
+        assert main([*args, "./..."]) == 0
+        out = capsys.readouterr().out
+        return next(line for line in out.splitlines() if "_otelHookEnter7(&h._otelCtx" in line)
+
+    assert "_otelHide" in host_call()  # the no-op hook keeps nothing: hidden
+    hooks = module / "hooks" / "hooks.go"
+    text = hooks.read_text(encoding="utf-8")
+    leaking = text.replace(
+        "func hostEnter(call *api.CallContext, v *url.URL) {}",
+        "var Kept *url.URL\n\nfunc hostEnter(call *api.CallContext, v *url.URL) { Kept = v }",
+    )
+    assert leaking != text
+    hooks.write_text(leaking, encoding="utf-8")
+    assert "_otelHide" not in host_call().split(", ", 1)[1]  # v escapes now: passed as it is

@@ -8,6 +8,8 @@ Go's build cache keeps working: nothing forces -a, and unchanged inputs hash the
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import re
@@ -225,11 +227,19 @@ def run_go_streaming(
     spellings.update({os.path.relpath(copy, cwd): path for copy, path in ws.stored_paths.items()})
     stored = sorted(spellings.items(), key=lambda kv: -len(kv[0]))
 
+    run_dir = ws.dir.name  # in every spelling of a stored copy
+
     def original(line: str) -> str:
+        if run_dir not in line:
+            return line
         for copy, path in stored:
             if copy in line:
                 line = line.replace(copy, path)
         return line
+
+    @functools.cache
+    def absolute(file: str) -> str:
+        return str((cwd / file).resolve())
 
     proc = subprocess.Popen(
         ["go", *args], cwd=cwd, env=dict(env),
@@ -256,7 +266,7 @@ def run_go_streaming(
                 continue
             note = _OPTIMIZER_NOTE.match(line)
             if note:
-                path = str((cwd / note["file"]).resolve())
+                path = absolute(note["file"])
                 run.notes.setdefault((path, int(note["line"])), []).append(note["msg"])
                 continue
             if in_quiet and (
@@ -291,7 +301,7 @@ def run_go_streaming(
         if match:
             run.diagnostics.append(
                 Diagnostic(
-                    str((cwd / match["file"]).resolve()),
+                    absolute(match["file"]),
                     int(match["line"]),
                     int(match["col"] or 0),
                     match["msg"],
@@ -319,6 +329,65 @@ def gcflags_for(packages: Sequence[str], user_flags: Sequence[str], extra: str =
                 theirs = flags
         out.append(f"-gcflags={pkg}={(theirs + ' ' + extra).strip()}")
     return out
+
+
+def _cache_dir(name: str) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "otel-go-autoinst" / name
+
+
+def verdict_key(
+    ws: Workspace,
+    plan: Plan,
+    conservative: Rewrite,
+    dep_dirs: Collection[Path],
+    flags: Sequence[str],
+) -> str:
+    """A hash of everything the compiler's verdicts on the hooks depend on: the Go toolchain and
+    environment, the modules' requirements, the hooks' sources and the conservative rewrite of
+    the packages (in `dep_dirs`) the hooks are compiled against."""
+    digest = hashlib.sha256()
+    env = ws.project.env
+    for part in (env.version, env.goos, env.goarch, ws.env.get("GOFLAGS", ""), *flags):
+        digest.update(part.encode() + b"\0")
+    digest.update(ws.gowork.read_bytes())
+    modules = [m.dir for m in ws.project.modules] + [Path(p) for p in _used_dirs(ws.gowork)]
+    for directory in sorted(set(modules)):
+        for name in ("go.mod", "go.sum"):
+            if (directory / name).exists():
+                digest.update((directory / name).read_bytes())
+    hooks_files = sorted({f for t in plan.targets for a in t.applications
+                          for h in (a.on_enter, a.on_exit) if h for f in h.file.parent.glob("*.go")})  # fmt: skip
+    for path, content in [
+        *sorted(conservative.changed.items()),
+        *sorted(conservative.added.items()),
+    ]:
+        if path.parent in dep_dirs:
+            digest.update(str(path).encode() + b"\0" + content)
+    for path in hooks_files:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _used_dirs(gowork: Path) -> list[str]:
+    return re.findall(r"^\t(\S.*)$", gowork.read_text(encoding="utf-8"), re.M)
+
+
+def load_verdicts(key: str) -> dict[tuple[str, str], list[bool]] | None:
+    try:
+        raw = json.loads((_cache_dir("verdicts") / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {(pkg, name): list(v) for pkg, name, v in raw}
+
+
+def store_verdicts(key: str, verdicts: Mapping[tuple[str, str], list[bool]]) -> None:
+    directory = _mkdirs(_cache_dir("verdicts"))
+    tmp = directory / f".{key}.{os.getpid()}"
+    tmp.write_text(
+        json.dumps([[p, n, v] for (p, n), v in sorted(verdicts.items())]), encoding="utf-8"
+    )
+    tmp.replace(directory / f"{key}.json")
 
 
 def escape_verdicts(

@@ -7,6 +7,7 @@ import difflib
 import re
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from .build import (
     escape_verdicts,
     gcflags_for,
     link_files,
+    load_verdicts,
     run_go_streaming,
+    store_verdicts,
+    verdict_key,
     workspace,
     write_overlay,
 )
@@ -61,6 +65,7 @@ class Prepared:
     rewrite: Rewrite
     ws: Workspace
     repo_root: Path
+    hooks: dict[str, Package]
 
 
 def _repo_root(path: Path) -> Path:
@@ -98,16 +103,26 @@ def _check_buildable(packages: list[Package]) -> None:
 def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
     """Detect the packages and plan; the rewrite is conservative (no escape verdicts yet)."""
     rule_sets = load_rule_sets(opts.rules, opts.disabled)
-    packages = list_packages(
-        project.root, opts.patterns or ["."], ws.env, test=test, flags=opts.list_flags
-    )
+    hooks_paths = sorted({rs.hooks for rs in rule_sets})
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two go list at once
+        build = pool.submit(
+            list_packages, project.root, opts.patterns or ["."], ws.env,
+            test=test, flags=opts.list_flags,
+        )  # fmt: skip
+        listed = pool.submit(list_packages, project.root, hooks_paths, ws.env, deps=False)
+        packages = build.result()
+        hooks = {p.import_path: p for p in listed.result()} if hooks_paths else {}
     _check_buildable(packages)
-    hooks = {p.import_path: p for p in list_packages(
-        project.root, sorted({rs.hooks for rs in rule_sets}), ws.env, deps=False
-    )} if rule_sets else {}  # fmt: skip
     plan = make_plan(rule_sets, packages, project.env.version, hooks)
     return Prepared(
-        project, rule_sets, packages, plan, rewrite(plan, {}), ws, _repo_root(project.root)
+        project,
+        rule_sets,
+        packages,
+        plan,
+        rewrite(plan, {}),
+        ws,
+        _repo_root(project.root),
+        hooks,
     )
 
 
@@ -122,15 +137,25 @@ def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepar
     )
     verdicts: dict[tuple[str, str], list[bool]] = {}
     if plan.hooks_packages:
-        overlay = write_overlay(ws, conservative, {}, "probe")
-        probe = run_go_streaming(
-            ws,
-            ["build", f"-overlay={overlay}", *opts.list_flags,
-             *gcflags_for(plan.hooks_packages, [], "-m"), *plan.hooks_packages],
-            plan.hooks_packages,
-            show=False,
-        )  # fmt: skip
-        verdicts = escape_verdicts(plan, probe.notes)
+        # What the hooks packages are compiled against: their own dependencies' rewrites.
+        hooks_deps = {d for h in plan.hooks_packages for d in prepared.hooks[h].deps}
+        dep_dirs = {p.dir for p in prepared.packages if p.import_path in hooks_deps}
+        key = verdict_key(ws, plan, conservative, dep_dirs, opts.list_flags)
+        cached = load_verdicts(key)
+        if cached is not None:
+            verdicts = cached
+        else:
+            overlay = write_overlay(ws, conservative, {}, "probe")
+            probe = run_go_streaming(
+                ws,
+                ["build", f"-overlay={overlay}", *opts.list_flags,
+                 *gcflags_for(plan.hooks_packages, [], "-m"), *plan.hooks_packages],
+                plan.hooks_packages,
+                show=False,
+            )  # fmt: skip
+            verdicts = escape_verdicts(plan, probe.notes)
+            if probe.exit_code == 0:
+                store_verdicts(key, verdicts)
     if verdicts:
         prepared.rewrite = rewrite(plan, verdicts)
     return prepared
