@@ -39,23 +39,11 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 	if otelsetup.IsExporterContext(ctx) {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 8)
-	attrs, verb := methodAttrs(req.Method, attrs)
-	host, port := splitHostPort(req.URL.Host)
-	if port == 0 {
-		port = defaultPort(req.URL.Scheme)
+	verb := methodName(req.Method)
+	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() { // sampled out: no attribute is worth building
+		span.SetAttributes(clientAttrs(req)...)
 	}
-	if host != "" {
-		attrs = append(attrs, semconv.ServerAddress(host))
-		if port > 0 {
-			attrs = append(attrs, semconv.ServerPort(port))
-		}
-	}
-	attrs = append(attrs, semconv.URLFull(redactedURL(req.URL)))
-
-	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb,
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrs...))
 
 	st := &clientState{span: span, orig: req}
 	if req.Header != nil { // a nil Header is an error RoundTrip reports: leave that request alone
@@ -82,6 +70,21 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 
 // clientOnExit records the response status (4xx and 5xx are errors for a client) or the error, and
 // ends the span. The response keeps pointing at the caller's request, as without instrumentation.
+func clientAttrs(req *http.Request) []attribute.KeyValue {
+	attrs := methodAttrs(req.Method, make([]attribute.KeyValue, 0, 8))
+	host, port := splitHostPort(req.URL.Host)
+	if port == 0 {
+		port = defaultPort(req.URL.Scheme)
+	}
+	if host != "" {
+		attrs = append(attrs, semconv.ServerAddress(host))
+		if port > 0 {
+			attrs = append(attrs, semconv.ServerPort(port))
+		}
+	}
+	return append(attrs, semconv.URLFull(redactedURL(req.URL)))
+}
+
 func clientOnExit(call *api.CallContext, resp *http.Response, err error) {
 	if panicTest {
 		panic("otel-go-autoinst test build: clientOnExit panics on purpose")

@@ -18,18 +18,25 @@ const scope = "github.com/otel-go-autoinst/otel-go-autoinst/rules/nethttp"
 
 // methodAttrs returns the http.request.method attributes (and the span name's method): the known
 // methods as they are, any other as _OTHER with the original kept (semantic conventions).
-func methodAttrs(method string, attrs []attribute.KeyValue) ([]attribute.KeyValue, string) {
-	if method == "" {
-		method = http.MethodGet // net/http: "" means GET
-	}
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "QUERY":
-		return append(attrs, semconv.HTTPRequestMethodKey.String(method)), method
+func methodAttrs(method string, attrs []attribute.KeyValue) []attribute.KeyValue {
+	if verb := methodName(method); verb != "HTTP" {
+		return append(attrs, semconv.HTTPRequestMethodKey.String(verb))
 	}
 	return append(attrs,
 		semconv.HTTPRequestMethodKey.String("_OTHER"),
-		semconv.HTTPRequestMethodOriginal(method)), "HTTP"
+		semconv.HTTPRequestMethodOriginal(method))
+}
+
+// methodName is the method as span names show it: a known method, or "HTTP".
+func methodName(method string) string {
+	switch method {
+	case "":
+		return http.MethodGet // net/http: "" means GET
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "QUERY":
+		return method
+	}
+	return "HTTP"
 }
 
 // splitHostPort splits "host[:port]" leniently: port is 0 when absent or invalid.

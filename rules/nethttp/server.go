@@ -40,14 +40,32 @@ func serverOnEnter(call *api.CallContext, _ any, rw http.ResponseWriter, req *ht
 	}
 	ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
 
-	attrs := make([]attribute.KeyValue, 0, 14)
-	attrs, verb := methodAttrs(req.Method, attrs)
-	path := req.URL.Path
+	verb, path := methodName(req.Method), req.URL.Path
+	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb+" "+path, trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() { // sampled out: no attribute is worth building
+		span.SetAttributes(serverAttrs(req)...)
+	}
+	if !span.SpanContext().IsValid() && baggage.FromContext(ctx).Len() == 0 {
+		// Tracing is off (OTEL_SDK_DISABLED, or a no-op provider): leave the request as it is.
+		return
+	}
+	next := req.WithContext(ctx)
+	call.SetParam(2, next)
+	call.SetData(&serverState{span: span, rw: rw, req: next, path: path, verb: verb})
+	if panicTest {
+		panic("otel-go-autoinst test build: serverOnEnter panics on purpose")
+	}
+}
+
+// serverOnExit runs when the handler has returned: it records the route ServeMux matched, the
+// status the handler wrote (200 when it wrote none, as net/http then sends), and ends the span.
+func serverAttrs(req *http.Request) []attribute.KeyValue {
+	attrs := methodAttrs(req.Method, make([]attribute.KeyValue, 0, 14))
 	scheme := "http"
 	if req.TLS != nil {
 		scheme = "https"
 	}
-	attrs = append(attrs, semconv.URLPath(path), semconv.URLScheme(scheme))
+	attrs = append(attrs, semconv.URLPath(req.URL.Path), semconv.URLScheme(scheme))
 	if host, port := splitHostPort(req.Host); host != "" {
 		attrs = append(attrs, semconv.ServerAddress(host))
 		if port > 0 {
@@ -64,24 +82,9 @@ func serverOnEnter(call *api.CallContext, _ any, rw http.ResponseWriter, req *ht
 	if ua := req.UserAgent(); ua != "" {
 		attrs = append(attrs, semconv.UserAgentOriginal(ua))
 	}
-
-	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb+" "+path,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attrs...))
-	if !span.SpanContext().IsValid() && baggage.FromContext(ctx).Len() == 0 {
-		// Tracing is off (OTEL_SDK_DISABLED, or a no-op provider): leave the request as it is.
-		return
-	}
-	next := req.WithContext(ctx)
-	call.SetParam(2, next)
-	call.SetData(&serverState{span: span, rw: rw, req: next, path: path, verb: verb})
-	if panicTest {
-		panic("otel-go-autoinst test build: serverOnEnter panics on purpose")
-	}
+	return attrs
 }
 
-// serverOnExit runs when the handler has returned: it records the route ServeMux matched, the
-// status the handler wrote (200 when it wrote none, as net/http then sends), and ends the span.
 func serverOnExit(call *api.CallContext) {
 	if panicTest {
 		panic("otel-go-autoinst test build: serverOnExit panics on purpose")
