@@ -90,3 +90,8 @@ def test_a_hook_that_keeps_its_argument_is_not_lied_about(
     assert leaking != text
     hooks.write_text(leaking, encoding="utf-8")
     assert "_otelHide" not in host_call().split(", ", 1)[1]  # v escapes now: passed as it is
+
+
+def test_a_package_with_only_test_files_links_the_hooks() -> None:
+    """Its test binary contains instrumented code, so it must contain the hooks too."""
+    assert main(["test", *ARGS, "-count=1", "./testonly"]) == 0

@@ -175,7 +175,8 @@ def link_files(plan: Plan, packages: Sequence[Package], test: bool) -> dict[Path
             continue
         if test and pkg.import_path.endswith(".test") and pkg.is_command:
             tested = by_path.get(pkg.import_path.removesuffix(".test"))
-            if tested is None or tested.import_path in _all_hooks(hooks_of) or not tested.go_files:
+            # A package may have only _test.go files: its test binary links the hooks all the same.
+            if tested is None or tested.import_path in _all_hooks(hooks_of) or not tested.name:
                 continue
             name, package, directory = "zz_otel_link_test.go", f"{tested.name}_test", tested.dir
         elif pkg.is_command and not pkg.import_path.endswith(".test") and pkg.go_files:

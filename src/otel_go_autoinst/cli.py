@@ -121,7 +121,10 @@ def _summary(report: object) -> str:
     total = len(report.instrumented)
     inlined = sum(1 for f in report.instrumented if f.inlined)
     packages = len({f.package for f in report.instrumented})
-    return f"otel-go-autoinst: instrumented {total} function(s) in {packages} package(s), {inlined} trampoline call(s) inlined"
+    line = f"otel-go-autoinst: instrumented {total} function(s) in {packages} package(s)"
+    if report.build is None and report.test is None:
+        return line  # plan: nothing was compiled, so nothing is known of inlining
+    return f"{line}, {inlined} trampoline call(s) inlined"
 
 
 def run(args: Args) -> int:

@@ -193,7 +193,9 @@ def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) 
                 # A generic function is compiled where it is instantiated, maybe not with -m.
                 inlined = True if all(found) else (None if func.type_params else False)
             own = re.compile(rf"can inline (?:\S+\.)?{re.escape(func.name)}(?:\[.*\])?(?: |$)")
-            raw_inlinable = any(own.match(m) for m in notes.get((file, func.line), []))
+            # For a generic function "can inline F[int]" is its dictionary wrapper, not its body.
+            if not func.type_params:
+                raw_inlinable = any(own.match(m) for m in notes.get((file, func.line), []))
         optimizations = [app.optimization for app in target.applications]
         report.instrumented.append(
             InstrumentedFunction(
