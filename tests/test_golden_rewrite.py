@@ -62,6 +62,9 @@ def test_golden_module_builds_and_behaves_like_the_plain_build(tmp_path: Path) -
     assert functions["Plain"]["inlined"] is True
     assert functions["Named"]["inlined"] is None  # no onEnter: nothing to inline
     assert functions["Plain"]["raw_inlinable"] is False  # it has a defer now
+    # No onExit: the trampoline is one out-of-line call, so the function itself stays inlinable.
+    assert functions["Value"]["inlined"] is False
+    assert functions["Value"]["raw_inlinable"] is True
 
 
 def test_a_hook_that_keeps_its_argument_is_not_lied_about(

@@ -169,7 +169,7 @@ def test_escaping_in_cells() -> None:
     )
     report = Report(root=".", go_version="1.23", instrumented=[fn])
     row = next(line for line in render_markdown(report).splitlines() if line.startswith("| `p"))
-    assert row.count("|") - row.count("\\|") == 7  # 6 cells, no stray separators
+    assert row.count("|") - row.count("\\|") == 8  # 7 cells, no stray separators
     assert "r&#96;x" in row and "`a<b>.go:1`" in row  # a code span shows <b> literally
     assert method_name(fn) == "(*T).F"
 

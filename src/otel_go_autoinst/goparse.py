@@ -398,37 +398,41 @@ def function_bodies(source: bytes) -> dict[str, tuple[list[str], Node | None]]:
     return found
 
 
-def may_call_set_skip(
+def context_methods(
     body: Node | None,
     call_param: str | None,
     functions: dict[str, tuple[list[str], Node | None]],
     _seen: frozenset[str] = frozenset(),
-) -> bool:
-    """Whether a hook body may ask to skip the call: it names SetSkipCall, or hands its CallContext
-    to something that may. Calls to functions of the hooks package (`functions`) are followed;
-    anything else the CallContext is handed to is assumed to call SetSkipCall."""
+) -> frozenset[str] | None:
+    """The CallContext methods a hook body may call on its `call_param`, or None when that cannot
+    be known (the CallContext is handed to something other than a function of the hooks package,
+    given in `functions`, or assigned away): then it may call any of them."""
     if body is None:
-        return True
-    if b"SetSkipCall" in (body.text or b""):
-        return True
+        return None
     if not call_param or call_param == "_":
-        return False
+        return frozenset()
+    used: set[str] = set()
     for ident in _descendants(body, "identifier"):
         if _text(ident) != call_param:
             continue
         parent = ident.parent
         if parent is not None and parent.type == "selector_expression":
             if parent.child_by_field_name("operand") == ident:
-                continue  # call.Method(...): a method other than SetSkipCall
-        callee = _callee_with_argument(ident)
-        if callee is not None and callee[0] in functions and callee[0] not in _seen:
-            names, callee_body = functions[callee[0]]
-            if callee[1] < len(names) and not may_call_set_skip(
-                callee_body, names[callee[1]], functions, _seen | {callee[0]}
-            ):
+                used.add(_text(parent.child_by_field_name("field")))
                 continue
-        return True
-    return False
+        callee = _callee_with_argument(ident)
+        if callee is None or callee[0] not in functions or callee[0] in _seen:
+            return None
+        names, callee_body = functions[callee[0]]
+        inner = (
+            context_methods(callee_body, names[callee[1]], functions, _seen | {callee[0]})
+            if callee[1] < len(names)
+            else None
+        )
+        if inner is None:
+            return None
+        used |= inner
+    return frozenset(used)
 
 
 def _callee_with_argument(ident: Node) -> tuple[str, int] | None:

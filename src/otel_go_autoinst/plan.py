@@ -33,7 +33,11 @@ class Hook:
     file: Path
     line: int
     decl: FuncDecl
-    may_skip: bool
+    uses: frozenset[str] | None  # the CallContext methods it may call; None: any of them
+
+    @property
+    def may_skip(self) -> bool:
+        return self.uses is None or "SetSkipCall" in self.uses
 
     @property
     def params(self) -> tuple[Param, ...]:
@@ -56,6 +60,11 @@ class Application:
     rule_set: str
     on_enter: Hook | None
     on_exit: Hook | None
+
+    def needs(self, methods: frozenset[str]) -> bool:
+        """Whether a hook may call one of `methods`: the context must then carry what they read."""
+        hooks = [h for h in (self.on_enter, self.on_exit) if h is not None]
+        return any(h.uses is None or h.uses & methods for h in hooks)
 
     @property
     def optimization(self) -> str:
@@ -209,8 +218,8 @@ class Planner:
                     functions = self._hook_functions(pkg)
                     call_name = decl.params[0].name if decl.params else None
                     body = functions[name][1] if name in functions else None
-                    may_skip = goparse.may_call_set_skip(body, call_name, functions)
-                    hook = Hook(pkg.import_path, name, path, decl.line, decl, may_skip)
+                    uses = goparse.context_methods(body, call_name, functions)
+                    hook = Hook(pkg.import_path, name, path, decl.line, decl, uses)
                     self._hooks[key] = hook
                     return hook
         raise UserError(f"{rule.source}: hook function {name} is not declared in {rule_set.hooks}.")

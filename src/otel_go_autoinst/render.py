@@ -234,7 +234,8 @@ def _header(
         lines += [
             "",
             f"Optimizations: {opts} · trampolines inlined: {inl[True]} of {len(fns)}"
-            + (f" ({inl[None]} unknown)" if inl[None] else ""),
+            + (f" ({inl[None]} unknown)" if inl[None] else "")
+            + f" · functions still inlinable: {sum(1 for fn in fns if fn.raw_inlinable)}",
         ]
     if report.warnings:
         lines += ["", f"⚠️ {_plural(len(report.warnings), 'warning')} (see below)"]
@@ -265,8 +266,10 @@ def _blocks(
         blocks.append(_Block("details", title, items, open=True))
 
     order = sorted(range(len(report.instrumented)), key=lambda i: _sort_key(report.instrumented[i]))
-    head = ["| Package | Method | Rules | Optimization | Inlined | Source |"]
-    head.append("|---|---|---|---|:---:|---|")
+    head = [
+        "| Package | Method | Rules | Optimization | Trampoline inlined | Function inlinable | Source |"
+    ]
+    head.append("|---|---|---|---|:---:|:---:|---|")
     if with_marks:
         head = ["| PR " + head[0], "|---" + head[1]]
     rows = []
@@ -278,6 +281,7 @@ def _blocks(
             ", ".join(code(r) for r in sorted(fn.rules)),
             code(fn.optimization),
             _INLINED.get(fn.inlined, "?"),
+            _INLINED.get(fn.raw_inlinable, "?"),
             source_link(fn, repo_url, head_sha),
         ]
         if with_marks:

@@ -2,7 +2,10 @@
 
 For each rule applied to a function (an Application, number k in its package):
 
-    _otelEnter{k}    builds the CallContext in the caller's frame; small enough to be inlined
+    _otelEnter{k}    with an onExit: builds the CallContext in the caller's frame (inlined there)
+                     so it lives until the deferred exit; without one: one out-of-line call that
+                     owns the context and calls the hook under recover, so the instrumented
+                     function itself may stay inlinable
     _otelOnEnter{k}  fills the context and calls the onEnter hook under recover (not inlinable)
     _otelExit{k}     deferred: calls the onExit hook under recover
     _otelHook*{k}    the hooks, declared without a body and reached by //go:linkname, so any
@@ -113,9 +116,8 @@ class Generator:
         pointers = ", ".join(f"&{n}" for n in (*names.params, *names.results))
         result_ptrs = "".join(f", &{n}" for n in names.results)
         code = ""
-        for index in reversed(
-            range(len(applications))
-        ):  # innermost first, wrapped by the outer ones
+        # Innermost first, wrapped by the outer ones.
+        for index in reversed(range(len(applications))):
             app, k = applications[index], self.next + index
             enter, exit_ = f"_otelEnter{k}{inst}", f"_otelExit{k}{inst}"
             ctx, skip = f"_otelC{k}", f"_otelS{k}"
@@ -126,7 +128,7 @@ class Generator:
                 case "no-skipcall":
                     head = f"if {ctx}, _ := {enter}({pointers}); false {{ }}"
                 case "no-onexit":
-                    head = f"if _, {skip} := {enter}({pointers}); {skip} {{ return }}"
+                    head = f"if {skip} := {enter}({pointers}); {skip} {{ return }}"
                 case "no-onexit+no-skipcall":
                     head = f"if {enter}({pointers}); false {{ }}"
                 case _:  # no-onenter
@@ -144,16 +146,16 @@ class Generator:
         receiver = (func.receiver,) if func.receiver is not None else ()
         params = (*receiver, *func.params)
         tparams = _type_params(func)
-        param_decls = [f"p{i} *{p.type_text}" for i, p in enumerate(params)]
+        inst = _instantiation(func)
         result_decls = [f"r{i} *{p.type_text}" for i, p in enumerate(func.results)]
-        hide_ctx = not any(
-            _escapes(self.verdicts, hook, 0) for hook in (app.on_enter, app.on_exit) if hook
+        all_decls = ", ".join(
+            [*(f"p{i} *{p.type_text}" for i, p in enumerate(params)), *result_decls]
         )
+        hooks = [h for h in (app.on_enter, app.on_exit) if h is not None]
+        hide_ctx = not any(_escapes(self.verdicts, hook, 0) for hook in hooks)
+        ctx = _Context(func, app, k, len(params), self.import_path, hide_ctx)
         out = self.decls
-        out.append(
-            f"type _otelCtx{k} struct {{\n\t_otelCtx\n\tpa [{len(params)}]interface{{}}\n"
-            f"\tra [{len(func.results)}]interface{{}}\n}}\n"
-        )
+        out.append(ctx.type_decl())
         for hook, kind, values in (
             (app.on_enter, "Enter", params),
             (app.on_exit, "Exit", func.results),
@@ -168,50 +170,44 @@ class Generator:
                 f"//go:linkname _otelHook{kind}{k} {hook.package}.{hook.name}\n"
                 f"func _otelHook{kind}{k}(call *_otelCtx{', ' if types else ''}{types})\n"
             )
-        fill = self._fill(func, k, hide_ctx, params)
-        all_decls = ", ".join([*param_decls, *result_decls])
-        if app.on_enter is not None:
+        enter_args = [(f"p{i}", p.type_text) for i, p in enumerate(params)]
+        exit_args = [(f"r{i}", r.type_text) for i, r in enumerate(func.results)]
+        if app.on_enter is not None and app.on_exit is None:
+            # No onExit: the context need not outlive the enter trampoline, which owns it. The
+            # TJump is then one plain call, and the instrumented function may stay inlinable.
+            call = self._hook_call(app.on_enter, "Enter", k, enter_args)
+            out.append(
+                f"func _otelEnter{k}{tparams}({all_decls}) (skip bool) {{\n"
+                f"\tdefer _otelRecover()\n\tc := &_otelCtx{k}{{}}\n{ctx.fill()}\t{call}\n"
+                "\treturn h.skip\n}\n"
+            )
+        elif app.on_enter is not None:
+            # The context lives in the instrumented function's frame (this trampoline is
+            # inlined), from onEnter to the deferred onExit.
             out.append(
                 f"func _otelEnter{k}{tparams}({all_decls}) (*_otelCtx{k}, bool) {{\n"
                 f"\tc := &_otelCtx{k}{{}}\n"
-                f"\t_otelOnEnter{k}{_instantiation(func)}(c{_args(len(params), len(func.results))})\n"
+                f"\t_otelOnEnter{k}{inst}(c{_args(len(params), len(func.results))})\n"
                 "\treturn c, c.skip\n}\n"
             )
-            call = self._hook_call(
-                app.on_enter, "Enter", k, [(f"p{i}", p.type_text) for i, p in enumerate(params)]
-            )
+            call = self._hook_call(app.on_enter, "Enter", k, enter_args)
             out.append(
                 f"func _otelOnEnter{k}{tparams}(c *_otelCtx{k}{_prefixed(all_decls)}) {{\n"
-                f"\tdefer _otelRecover()\n{fill}\t{call}\n}}\n"
+                f"\tdefer _otelRecover()\n{ctx.fill()}\t{call}\n}}\n"
             )
         if app.on_exit is not None:
-            call = self._hook_call(
-                app.on_exit, "Exit", k, [(f"r{i}", r.type_text) for i, r in enumerate(func.results)]
-            )
+            call = self._hook_call(app.on_exit, "Exit", k, exit_args)
             if app.on_enter is not None:
-                ctx = f"\th := {_hidden('c', f'_otelCtx{k}')}\n" if hide_ctx else "\th := c\n"
+                h = f"\th := {_hidden('c', f'_otelCtx{k}')}\n" if hide_ctx else "\th := c\n"
                 out.append(
                     f"func _otelExit{k}{tparams}(c *_otelCtx{k}{_prefixed(', '.join(result_decls))}) {{\n"
-                    f"\tdefer _otelRecover()\n{ctx}\t{call}\n}}\n"
+                    f"\tdefer _otelRecover()\n{h}\t{call}\n}}\n"
                 )
             else:
                 out.append(
                     f"func _otelExit{k}{tparams}({all_decls}) {{\n"
-                    f"\tdefer _otelRecover()\n\tc := &_otelCtx{k}{{}}\n{fill}\t{call}\n}}\n"
+                    f"\tdefer _otelRecover()\n\tc := &_otelCtx{k}{{}}\n{ctx.fill()}\t{call}\n}}\n"
                 )
-
-    def _fill(self, func: FuncDecl, k: int, hide: bool, params: Sequence[Param]) -> str:
-        def wrap(name: str, type_text: str) -> str:
-            return _hidden(name, type_text) if hide else name
-
-        pa = ", ".join(wrap(f"p{i}", p.type_text) for i, p in enumerate(params))
-        ra = ", ".join(wrap(f"r{i}", r.type_text) for i, r in enumerate(func.results))
-        return (
-            f"\th := {wrap('c', f'_otelCtx{k}')}\n"
-            f"\th.pa = [{len(params)}]interface{{}}{{{pa}}}\n"
-            f"\th.ra = [{len(func.results)}]interface{{}}{{{ra}}}\n"
-            f'\th.params, h.results, h.funcName, h.pkgName = h.pa[:], h.ra[:], "{func.qualified_name}", "{self.import_path}"\n'
-        )
 
     def _hook_call(self, hook: Hook, kind: str, k: int, pointers: list[tuple[str, str]]) -> str:
         """The hook's arguments are the values behind `pointers` ((name, type of the value))."""
@@ -225,6 +221,55 @@ class Generator:
             else:
                 args.append(f"*{_hidden(pointer, type_text)}" if hide else f"*{pointer}")
         return f"_otelHook{kind}{k}({', '.join(args)})"
+
+
+PARAM_METHODS = frozenset({"GetParam", "SetParam", "ParamCount"})
+RESULT_METHODS = frozenset({"GetReturnVal", "SetReturnVal", "ReturnValCount"})
+NAME_METHODS = frozenset({"GetFuncName", "GetPackageName"})
+
+
+@dataclass(frozen=True)
+class _Context:
+    """The per-function CallContext: it carries only what its hooks may read, so a hook that
+    takes its arguments typed pays for no parameter slots."""
+
+    func: FuncDecl
+    app: Application
+    k: int
+    n_params: int
+    import_path: str
+    hidden: bool
+
+    def type_decl(self) -> str:
+        fields = ["\t_otelCtx\n"]
+        if self.app.needs(PARAM_METHODS):
+            fields.append(f"\tpa [{self.n_params}]interface{{}}\n")
+        if self.app.needs(RESULT_METHODS):
+            fields.append(f"\tra [{len(self.func.results)}]interface{{}}\n")
+        return f"type _otelCtx{self.k} struct {{\n{''.join(fields)}}}\n"
+
+    def fill(self) -> str:
+        """Statements that point `h` at the context `c` and fill what the hooks may read."""
+        receiver = (self.func.receiver,) if self.func.receiver is not None else ()
+        params = (*receiver, *self.func.params)
+
+        def wrap(name: str, type_text: str) -> str:
+            return _hidden(name, type_text) if self.hidden else name
+
+        lines = [f"\th := {wrap('c', f'_otelCtx{self.k}')}\n"]
+        if self.app.needs(PARAM_METHODS):
+            pa = ", ".join(wrap(f"p{i}", p.type_text) for i, p in enumerate(params))
+            lines.append(f"\th.pa = [{len(params)}]interface{{}}{{{pa}}}\n\th.params = h.pa[:]\n")
+        if self.app.needs(RESULT_METHODS):
+            ra = ", ".join(wrap(f"r{i}", r.type_text) for i, r in enumerate(self.func.results))
+            lines.append(
+                f"\th.ra = [{len(self.func.results)}]interface{{}}{{{ra}}}\n\th.results = h.ra[:]\n"
+            )
+        if self.app.needs(NAME_METHODS):
+            lines.append(
+                f'\th.funcName, h.pkgName = "{self.func.qualified_name}", "{self.import_path}"\n'
+            )
+        return "".join(lines)
 
 
 def _hidden(pointer: str, type_text: str) -> str:
