@@ -12,26 +12,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import CLI, MODULES, only_user_rules
 
-MODULES = Path(__file__).parent / "data" / "modules"
 BAD_RULES = MODULES / "bad_rules"
-CLI = [sys.executable, "-c", "import sys; from otel_go_autoinst.cli import main; sys.exit(main())"]
 SUMMARY = re.compile(r"^otel-go-autoinst: instrumented \d+ function\(s\)")
-
-
-def only_user_rules() -> list[str]:
-    from otel_go_autoinst.rules import builtin_rules_dir
-
-    out = []
-    for path in sorted(builtin_rules_dir().glob("*/*.yaml")):
-        match = re.search(r"^name:\s*(\S+)", path.read_text(encoding="utf-8"), re.M)
-        if match:
-            out += ["--disable", match.group(1)]
-    return out
 
 
 def run_cli(

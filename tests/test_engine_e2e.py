@@ -17,31 +17,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_helpers import CLI, MODULES, only_user_rules
 
-MODULES = Path(__file__).parent / "data" / "modules"
-CLI = [sys.executable, "-c", "import sys; from otel_go_autoinst.cli import main; sys.exit(main())"]
 TIMEOUT = 300
-
-
-def builtin_set_names() -> list[str]:
-    """The built-in rule sets, switched off so only the test's own rules apply."""
-    from otel_go_autoinst.rules import builtin_rules_dir
-
-    names = []
-    for path in sorted(builtin_rules_dir().glob("*/*.yaml")):
-        match = re.search(r"^name:\s*(\S+)", path.read_text(encoding="utf-8"), re.M)
-        if match:
-            names.append(match.group(1))
-    return names
-
-
-def only_user_rules() -> list[str]:
-    return [arg for name in builtin_set_names() for arg in ("--disable", name)]
 
 
 def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

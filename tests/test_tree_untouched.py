@@ -10,30 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import CLI, MODULES, only_user_rules
 
-MODULES = Path(__file__).parent / "data" / "modules"
-CLI = [sys.executable, "-c", "import sys; from otel_go_autoinst.cli import main; sys.exit(main())"]
 TIMEOUT = 300
-
-
-def only_user_rules() -> list[str]:
-    from otel_go_autoinst.rules import builtin_rules_dir
-
-    out = []
-    for path in sorted(builtin_rules_dir().glob("*/*.yaml")):
-        match = re.search(r"^name:\s*(\S+)", path.read_text(encoding="utf-8"), re.M)
-        if match:
-            out += ["--disable", match.group(1)]
-    return out
 
 
 def git(repo: Path, *args: str) -> str:
