@@ -12,4 +12,6 @@ otel-go-autoinst action
 echo
 echo "report:  $out/report.json"
 echo "summary: $out/summary.md"
-echo "outputs: $(tr '\n' ' ' <"$out/outputs.txt")"
+echo "outputs:"
+# GITHUB_OUTPUT holds "name<<delimiter", the value, the delimiter: show name and value.
+awk '/<</ { split($0, part, "<<"); getline value; print "  " part[1] ": " value }' "$out/outputs.txt"
