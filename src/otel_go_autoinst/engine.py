@@ -4,6 +4,7 @@ build.py; the stages in between are plain functions over plain data."""
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import subprocess
 import time
@@ -269,9 +270,13 @@ def run_go(opts: Options, verb: str) -> tuple[Report, int]:
 
 
 def _plain_build_fails(opts: Options, project: Project, verb: str) -> bool:
-    args = ["go", "vet" if verb == "test" else "build", *opts.list_flags, *(opts.patterns or ["."])]
-    if verb == "build":
-        args[2:2] = ["-o", "/dev/null"] if len(opts.patterns) <= 1 else []
+    """Whether the same packages fail to compile without instrumentation (test binaries are
+    compiled and not run)."""
+    patterns = opts.patterns or ["."]
+    if verb == "test":
+        args = ["go", "test", "-count=1", "-exec=/bin/true", *opts.list_flags, *patterns]
+    else:
+        args = ["go", "build", "-o", os.devnull, *opts.list_flags, *patterns]
     proc = subprocess.run(args, cwd=project.root, capture_output=True, text=True)
     return proc.returncode != 0
 
