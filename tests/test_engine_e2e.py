@@ -311,7 +311,7 @@ def test_plan_lists_the_targets_without_building(tmp_path: Path) -> None:
 
 
 def _depstd_test(
-    tmp_path: Path, rules: str, *go_test_args: str
+    tmp_path: Path, rules: str, *go_test_args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], dict, list[str]]:
     """`otel-go-autoinst test` of depstd/use; returns the run, the report and the lines the Go
     tests wrote to their marker file (one per test that passed)."""
@@ -320,7 +320,7 @@ def _depstd_test(
     proc = subprocess.run(
         [*CLI, "test", "-C", str(module), "--rules", str(module / rules), *only_user_rules(),
          "--report", str(report), "-count=1", "-v", *go_test_args, "./use"],
-        capture_output=True, text=True, timeout=TIMEOUT, env={**os.environ, "DEPSTD_MARKER": str(marker)},
+        capture_output=True, text=True, timeout=TIMEOUT, env={**os.environ, "DEPSTD_MARKER": str(marker), **(env or {})},
     )  # fmt: skip
     assert "Traceback" not in proc.stderr
     data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
@@ -406,3 +406,16 @@ def test_users_go_line_written_without_patch_version(tmp_path: Path) -> None:
     )
     run = subprocess.run([str(tmp_path / "probe.bin")], capture_output=True, text=True, timeout=60)
     assert "OUT: Add 41" in run.stdout
+
+
+def test_dependency_module_without_a_writable_cache(tmp_path: Path) -> None:
+    """No writable cache directory (XDG_CACHE_HOME is a file): the dependency's copy is made for
+    the run only, the escape verdicts are not kept, and the build still works."""
+    not_a_dir = tmp_path / "cache-is-a-file"
+    not_a_dir.write_text("", encoding="utf-8")
+    # Go's own build cache stays where it is: only ours has nowhere to go.
+    gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True)
+    env = {"XDG_CACHE_HOME": str(not_a_dir), "GOCACHE": gocache.stdout.strip()}
+    proc, report, marks = _depstd_test(tmp_path, "rules.yaml", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert DEP_OK in marks

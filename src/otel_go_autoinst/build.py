@@ -66,11 +66,6 @@ class Workspace:
         """The go command refuses overlays of files in the module cache: a dependency module with
         targets is copied once to a stable place (stable, so Go's build cache keeps its keys) and
         the private go.work replaces the module with that copy."""
-        root = (
-            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-            / "otel-go-autoinst"
-            / "modules"
-        )
         replaces = []
         for pkg in packages:
             if pkg.standard or not pkg.module_version or pkg.module_dir is None:
@@ -79,15 +74,11 @@ class Workspace:
                 self.project.env.gomodcache
             ):
                 continue
-            copy = root / f"{pkg.module_path}@{pkg.module_version}"
-            if not copy.exists():
-                staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=_mkdirs(copy.parent)))
-                shutil.copytree(pkg.module_dir, staging / "m", copy_function=shutil.copyfile)
-                try:
-                    (staging / "m").rename(copy)
-                except OSError:  # another run made it first
-                    pass
-                shutil.rmtree(staging, ignore_errors=True)
+            name = f"{pkg.module_path}@{pkg.module_version}"
+            try:
+                copy = _copy_once(pkg.module_dir, _cache_dir("modules") / name)
+            except OSError:  # no writable cache: a copy for this run only (Go recompiles it)
+                copy = _copy_once(pkg.module_dir, self.dir / "modules" / name)
             self.module_copies[pkg.module_dir] = copy
             replaces.append(f"replace {pkg.module_path} {pkg.module_version} => {copy}")
         if replaces:
@@ -131,6 +122,19 @@ def workspace(project: Project, rules_dir: Path, keep: bool = False) -> Iterator
             print(f"otel-go-autoinst: build directory kept at {run_dir}", file=sys.stderr)
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _copy_once(source: Path, copy: Path) -> Path:
+    """`copy` of the directory `source`, made whole or not at all (runs may race to make it)."""
+    if not copy.exists():
+        staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=_mkdirs(copy.parent)))
+        shutil.copytree(source, staging / "m", copy_function=shutil.copyfile)
+        try:
+            (staging / "m").rename(copy)
+        except OSError:  # another run made it first
+            pass
+        shutil.rmtree(staging, ignore_errors=True)
+    return copy
 
 
 def _mkdirs(path: Path) -> Path:
@@ -383,12 +387,16 @@ def load_verdicts(key: str) -> dict[tuple[str, str], list[bool]] | None:
 
 
 def store_verdicts(key: str, verdicts: Mapping[tuple[str, str], list[bool]]) -> None:
-    directory = _mkdirs(_cache_dir("verdicts"))
-    tmp = directory / f".{key}.{os.getpid()}"
-    tmp.write_text(
-        json.dumps([[p, n, v] for (p, n), v in sorted(verdicts.items())]), encoding="utf-8"
-    )
-    tmp.replace(directory / f"{key}.json")
+    """Keep the verdicts for the next run; without a writable cache, the next run asks again."""
+    try:
+        directory = _mkdirs(_cache_dir("verdicts"))
+        tmp = directory / f".{key}.{os.getpid()}"
+        tmp.write_text(
+            json.dumps([[p, n, v] for (p, n), v in sorted(verdicts.items())]), encoding="utf-8"
+        )
+        tmp.replace(directory / f"{key}.json")
+    except OSError:
+        pass
 
 
 def escape_verdicts(
