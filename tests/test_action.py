@@ -481,12 +481,9 @@ def artifact(workspace: Path, report: Report, pr_number: int) -> Path:
     return folder / "report.json"
 
 
-def test_comment_mode_in_workflow_run_posts_the_forks_report(tmp_path: Path, gh: GitHubAPI) -> None:
-    ws = tmp_path / "base-checkout"
-    ws.mkdir()
-    artifact(ws, sample_report("svc", "HandleOrder"), 8)
-    gh.add_pull(REPO, 8, diff="", head_sha=FORK["pull_request"]["head"]["sha"])
-    run = run_action(
+def run_comment_mode_on_workflow_run(tmp_path: Path, ws: Path, gh: GitHubAPI) -> Run:
+    """The second workflow of the fork-safe pair: post artifact/report.json, no Go on PATH."""
+    return run_action(
         tmp_path,
         ws,
         inputs={"mode": "comment", "report": "artifact/report.json"},
@@ -495,6 +492,14 @@ def test_comment_mode_in_workflow_run_posts_the_forks_report(tmp_path: Path, gh:
         api=gh,
         path=no_go_path(tmp_path),
     )
+
+
+def test_comment_mode_in_workflow_run_posts_the_forks_report(tmp_path: Path, gh: GitHubAPI) -> None:
+    ws = tmp_path / "base-checkout"
+    ws.mkdir()
+    artifact(ws, sample_report("svc", "HandleOrder"), 8)
+    gh.add_pull(REPO, 8, diff="", head_sha=FORK["pull_request"]["head"]["sha"])
+    run = run_comment_mode_on_workflow_run(tmp_path, ws, gh)
     assert run.code == 0, run.log
     [comment] = comments(gh, 8)
     assert "HandleOrder" in comment["body"] and "HandleOrder" in run.summary
@@ -509,15 +514,7 @@ def test_comment_mode_refuses_a_forged_pull_request_number(tmp_path: Path, gh: G
     # the untrusted artifact claims PR 7, whose head is not the commit the run built
     artifact(ws, sample_report("svc", "HandleOrder"), 7)
     gh.add_pull(REPO, 7, diff="", head_sha=OPENED["pull_request"]["head"]["sha"])
-    run = run_action(
-        tmp_path,
-        ws,
-        inputs={"mode": "comment", "report": "artifact/report.json"},
-        event_name="workflow_run",
-        payload=event("workflow_run_completed"),
-        api=gh,
-        path=no_go_path(tmp_path),
-    )
+    run = run_comment_mode_on_workflow_run(tmp_path, ws, gh)
     assert run.code == 0, run.log
     assert comments(gh, 7) == [] and writes(gh) == 0
     assert "does not have the commit" in run.stdout

@@ -381,9 +381,11 @@ def _used_dirs(gowork: Path) -> list[str]:
 def load_verdicts(key: str) -> dict[tuple[str, str], list[bool]] | None:
     try:
         raw = json.loads((_cache_dir("verdicts") / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if not isinstance(raw, list):
+            return None
+        return {(pkg, name): [bool(b) for b in v] for pkg, name, v in raw}
+    except (OSError, ValueError, TypeError):  # absent or damaged: ask the compiler again
         return None
-    return {(pkg, name): list(v) for pkg, name, v in raw}
 
 
 def store_verdicts(key: str, verdicts: Mapping[tuple[str, str], list[bool]]) -> None:
