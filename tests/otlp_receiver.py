@@ -83,9 +83,10 @@ class Export:
 
 
 class OTLPReceiver:
-    """A threaded OTLP/HTTP (protobuf) server on 127.0.0.1 on a free port."""
+    """A threaded OTLP/HTTP (protobuf) server on 127.0.0.1, on a free port unless port is given
+    (binding a given port that is busy raises OSError)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.exports: list[Export] = []
         self.requests = 0  # every request, decodable or not
         self._cond = threading.Condition()
@@ -125,7 +126,7 @@ class OTLPReceiver:
                 self.end_headers()
                 self.wfile.write(out)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"

@@ -1,16 +1,26 @@
 // Package otelsetup sets up the OpenTelemetry SDK in every instrumented program, from the standard
 // environment variables only, and flushes the spans when the program ends.
 //
-// It is imported by every hooks package that makes spans, so the SDK is ready (in this package's
-// init) before the program's main runs. The rule file beside it adds the flush at the end of
-// main.main, before os.Exit, and on SIGINT/SIGTERM when the program does not handle them itself.
+// It is imported by every hook package that makes spans, so the SDK is ready (in this package's
+// init) before the program's main runs. The init only sets the W3C propagators and a
+// TracerProvider: it starts no goroutine, opens no socket and installs no signal handler. The
+// exporters, their batch span processors and the flush on SIGINT/SIGTERM are created when the first
+// sampled span ends (lazy.go). The rule file beside this one adds the flush at the end of main.main,
+// before os.Exit, and on SIGINT/SIGTERM when the program does not handle them itself.
 //
 // Environment (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
 //
 //   - OTEL_SDK_DISABLED=true: nothing is set up; hooks then make no-op spans and propagate nothing.
+//   - In a test binary (testing.Testing()), nothing is set up either unless OTEL_TRACES_EXPORTER,
+//     OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (non-empty): a test
+//     suite run without OpenTelemetry configuration sees no header, goroutine or export attempt.
+//     With one of them set, a test binary exports as a program does.
 //   - OTEL_TRACES_EXPORTER: otlp (default), console, none, or a comma-separated list of them.
 //   - OTEL_EXPORTER_OTLP_PROTOCOL / OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: http/protobuf (default) or grpc.
-//   - OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION, _CERTIFICATE: read by
+//   - OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT: by default http://localhost:4318 (/v1/traces) for
+//     http/protobuf and localhost:4317 without TLS for grpc, as the specification says; an endpoint
+//     with the https scheme (or OTEL_EXPORTER_OTLP_[TRACES_]INSECURE=false) uses TLS.
+//   - OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, _TIMEOUT, _COMPRESSION, _CERTIFICATE, _INSECURE: read by
 //     the exporters themselves.
 //   - OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: the resource.
 //   - OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_BSP_*: read by the SDK.
@@ -28,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -50,7 +61,7 @@ const Version = "0.1.0"
 const shutdownTimeout = 5 * time.Second
 
 var (
-	provider     *sdktrace.TracerProvider // ours, nil when the SDK is disabled or the program had one
+	provider     *sdktrace.TracerProvider // ours, nil when the SDK is off or the program had one
 	shutdownOnce sync.Once
 	initialized  atomic.Bool
 )
@@ -59,7 +70,34 @@ func init() {
 	setup()
 }
 
-// setup configures the SDK from the environment. It never panics and never blocks.
+// otelConfigVars are the variables whose presence (non-empty) turns export on in a test binary.
+var otelConfigVars = []string{
+	"OTEL_TRACES_EXPORTER",
+	"OTEL_EXPORTER_OTLP_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+}
+
+// enabled reports whether the SDK is set up at all: never with OTEL_SDK_DISABLED=true; always in a
+// program; in a test binary only when one of otelConfigVars is set, so that a test suite run
+// without OpenTelemetry configuration sees no propagation header, goroutine or export attempt.
+func enabled(getenv func(string) string, testBinary bool) bool {
+	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
+		return false
+	}
+	if !testBinary {
+		return true
+	}
+	for _, name := range otelConfigVars {
+		if strings.TrimSpace(getenv(name)) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// setup configures the SDK from the environment. It never panics and never blocks, and it starts
+// nothing: no goroutine, socket or signal handler. Those come with the first sampled span that
+// ends (lazyProcessor).
 func setup() {
 	if initialized.Swap(true) {
 		return
@@ -69,7 +107,7 @@ func setup() {
 			logf("SDK set-up failed, tracing is off: %v", r)
 		}
 	}()
-	if envBool("OTEL_SDK_DISABLED") {
+	if !enabled(os.Getenv, testing.Testing()) {
 		return
 	}
 	if !isDefaultGlobal(otel.GetTextMapPropagator()) {
@@ -81,15 +119,27 @@ func setup() {
 	if !isDefaultGlobal(otel.GetTracerProvider()) {
 		return // the program set its own TracerProvider first: it keeps it
 	}
-
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(buildResource())}
-	for _, exp := range exporters() {
-		opts = append(opts, sdktrace.WithBatcher(markingExporter{exp}))
-	}
-	provider = sdktrace.NewTracerProvider(opts...)
+	provider = sdktrace.NewTracerProvider(
+		sdktrace.WithResource(buildResource()),
+		sdktrace.WithSpanProcessor(newLazyProcessor(startExport)))
 	otel.SetTracerProvider(provider)
+}
+
+// startExport builds what exports the spans: the exporters OTEL_TRACES_EXPORTER asks for, a batch
+// span processor for each, and the flush on SIGINT/SIGTERM. It runs once, for the first sampled
+// span that ends.
+func startExport() []sdktrace.SpanProcessor {
+	exps := exporters()
+	if len(exps) == 0 {
+		return nil
+	}
 	otel.SetErrorHandler(rateLimitedErrorHandler{})
+	procs := make([]sdktrace.SpanProcessor, 0, len(exps))
+	for _, exp := range exps {
+		procs = append(procs, sdktrace.NewBatchSpanProcessor(markingExporter{exp}))
+	}
 	installSignalFlush()
+	return procs
 }
 
 // exporters returns the span exporters OTEL_TRACES_EXPORTER asks for.
@@ -130,17 +180,42 @@ func otlpExporter() (sdktrace.SpanExporter, error) {
 	if protocol == "" {
 		protocol = os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
 	}
+	plain := plainByDefault(os.Getenv)
 	// New only builds the client: it does not connect, so it cannot block.
 	ctx := context.Background()
 	switch strings.ToLower(strings.TrimSpace(protocol)) {
 	case "grpc":
-		return otlptracegrpc.New(ctx)
+		var opts []otlptracegrpc.Option
+		if plain {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		return otlptracegrpc.New(ctx, opts...)
 	case "", "http/protobuf":
-		return otlptracehttp.New(ctx)
 	default:
 		logf("OTEL_EXPORTER_OTLP_PROTOCOL=%q is not supported, using http/protobuf", protocol)
-		return otlptracehttp.New(ctx)
 	}
+	var opts []otlptracehttp.Option
+	if plain {
+		opts = append(opts, otlptracehttp.WithInsecure())
+	}
+	return otlptracehttp.New(ctx, opts...)
+}
+
+// plainByDefault reports whether the OTLP exporter must be told to use plain HTTP (or gRPC without
+// TLS). The specification's default endpoint is http://localhost:4318 (localhost:4317 for gRPC),
+// while the Go exporters default to TLS; so with none of the endpoint or insecure variables set the
+// connection is plain. When one is set the exporter reads it and decides: an endpoint whose scheme
+// is http is plain, https is TLS, and OTEL_EXPORTER_OTLP_[TRACES_]INSECURE overrides the scheme.
+func plainByDefault(getenv func(string) string) bool {
+	for _, name := range []string{
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE",
+	} {
+		if strings.TrimSpace(getenv(name)) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func buildResource() *resource.Resource {
