@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cache
 from .detect import Package, Project, go_version_tuple
 from .plan import Plan
 from .report import Diagnostic
@@ -64,23 +65,34 @@ class Workspace:
 
     def use_module_copies(self, packages: Iterable[Package]) -> None:
         """The go command refuses overlays of files in the module cache: a dependency module with
-        targets is copied once to a stable place (stable, so Go's build cache keeps its keys) and
-        the private go.work replaces the module with that copy."""
+        targets is copied to a stable place (stable, so Go's build cache keeps its keys) and the
+        private go.work replaces the module with that copy. The copy is checked against go.sum
+        before every use (cache.verified_copy): one that does not match is made again."""
         replaces = []
+        gomodcache = self.project.env.gomodcache
+        workspace = self.project.workspace
+        sum_files = cache.go_sum_files(
+            self.gowork, [m.dir for m in self.project.modules],
+            workspace.parent if workspace is not None else None,
+        )  # fmt: skip
         for pkg in packages:
             if pkg.standard or not pkg.module_version or pkg.module_dir is None:
                 continue
             if pkg.module_dir in self.module_copies or not pkg.module_dir.is_relative_to(
-                self.project.env.gomodcache
+                gomodcache
             ):
                 continue
-            name = f"{pkg.module_path}@{pkg.module_version}"
+            module, version = pkg.module_path or "", pkg.module_version
+            expected = cache.expected_hashes(module, version, pkg.module_dir, gomodcache, sum_files)
+            name = cache.copy_name(module, version)
             try:
-                copy = _copy_once(pkg.module_dir, _cache_dir("modules") / name)
+                copy = _copy_once(pkg.module_dir, _cache_dir("modules") / name, module, version,
+                                  expected)  # fmt: skip
             except OSError:  # no writable cache: a copy for this run only (Go recompiles it)
-                copy = _copy_once(pkg.module_dir, self.dir / "modules" / name)
+                copy = _copy_once(pkg.module_dir, self.dir / "modules" / name, module, version,
+                                  expected)  # fmt: skip
             self.module_copies[pkg.module_dir] = copy
-            replaces.append(f"replace {pkg.module_path} {pkg.module_version} => {copy}")
+            replaces.append(f"replace {module} {version} => {copy}")
         if replaces:
             with self.gowork.open("a", encoding="utf-8") as gowork:
                 gowork.write("\n".join(replaces) + "\n")
@@ -124,17 +136,10 @@ def workspace(project: Project, rules_dir: Path, keep: bool = False) -> Iterator
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _copy_once(source: Path, copy: Path) -> Path:
-    """`copy` of the directory `source`, made whole or not at all (runs may race to make it)."""
-    if not copy.exists():
-        staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=_mkdirs(copy.parent)))
-        shutil.copytree(source, staging / "m", copy_function=shutil.copyfile)
-        try:
-            (staging / "m").rename(copy)
-        except OSError:  # another run made it first
-            pass
-        shutil.rmtree(staging, ignore_errors=True)
-    return copy
+def _copy_once(source: Path, copy: Path, module: str, version: str, expected: set[str]) -> Path:
+    """`copy` of the module directory `source`, made whole or not at all (runs may race to make
+    it) and matching one of the `expected` h1: hashes."""
+    return cache.verified_copy(source, copy, module, version, expected)
 
 
 def _mkdirs(path: Path) -> Path:
@@ -337,8 +342,7 @@ def gcflags_for(packages: Sequence[str], user_flags: Sequence[str], extra: str =
 
 
 def _cache_dir(name: str) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "otel-go-autoinst" / name
+    return cache.cache_dir(name)
 
 
 def verdict_key(
@@ -379,26 +383,13 @@ def _used_dirs(gowork: Path) -> list[str]:
 
 
 def load_verdicts(key: str) -> dict[tuple[str, str], list[bool]] | None:
-    try:
-        raw = json.loads((_cache_dir("verdicts") / f"{key}.json").read_text(encoding="utf-8"))
-        if not isinstance(raw, list):
-            return None
-        return {(pkg, name): [bool(b) for b in v] for pkg, name, v in raw}
-    except (OSError, ValueError, TypeError):  # absent or damaged: ask the compiler again
-        return None
+    """The kept verdicts for `key`, only when bound to it by this user's MAC (cache.py)."""
+    return cache.load_verdicts(key)
 
 
 def store_verdicts(key: str, verdicts: Mapping[tuple[str, str], list[bool]]) -> None:
     """Keep the verdicts for the next run; without a writable cache, the next run asks again."""
-    try:
-        directory = _mkdirs(_cache_dir("verdicts"))
-        tmp = directory / f".{key}.{os.getpid()}"
-        tmp.write_text(
-            json.dumps([[p, n, v] for (p, n), v in sorted(verdicts.items())]), encoding="utf-8"
-        )
-        tmp.replace(directory / f"{key}.json")
-    except OSError:
-        pass
+    cache.store_verdicts(key, verdicts)
 
 
 def escape_verdicts(
