@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UserError
+from .errors import GoError, UserError
 
 # The rules module (OpenTelemetry SDK) needs this Go; overlays of GOROOT files need 1.16+.
 MIN_GO = (1, 23)
@@ -91,8 +91,9 @@ def run_go(
         ) from None
     if check and proc.returncode != 0:
         detail = proc.stderr.strip().splitlines()
-        raise UserError(
-            f"`go {' '.join(args[:2])}` failed in {cwd}: {detail[0] if detail else 'no output'}"
+        raise GoError(
+            f"`go {' '.join(args[:2])}` failed in {cwd}: {detail[0] if detail else 'no output'}",
+            proc.returncode,
         )
     return proc
 
@@ -105,7 +106,7 @@ def go_env(cwd: Path, env: Mapping[str, str] | None = None) -> GoEnv:
     proc = run_go(["env", "-json"], cwd, env, check=False)
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["no output"])[0]
-        raise UserError(f"`go env` failed in {cwd}: {first}")
+        raise GoError(f"`go env` failed in {cwd}: {first}")
     data = json.loads(proc.stdout)
     version = data.get("GOVERSION", "").removeprefix("go")
     if go_version_tuple(version)[:2] < MIN_GO:
@@ -151,7 +152,7 @@ def detect_project(root: Path, env: Mapping[str, str] | None = None) -> Project:
         replaces = tuple(_replace_line(r, work.parent) for r in data.get("Replace") or [])
         return Project(root, modules, work, goenv, replaces)
     if not goenv.gomod or goenv.gomod == os.devnull:
-        raise UserError(
+        raise GoError(
             f"No go.mod found in {root} or any parent directory: run otel-go-autoinst in a Go module "
             "(or pass -C DIR)."
         )
@@ -182,7 +183,7 @@ def list_packages(
     proc = run_go([*args, "--", *patterns], cwd, env, check=False)
     if proc.returncode != 0 and not proc.stdout:
         first = (proc.stderr.strip().splitlines() or ["no output"])[0]
-        raise UserError(f"`go list` could not load {' '.join(patterns) or '.'}: {first}")
+        raise GoError(f"`go list` could not load {' '.join(patterns) or '.'}: {first}")
     return [_package(raw) for raw in _json_stream(proc.stdout)]
 
 

@@ -27,7 +27,7 @@ from .build import (
     write_overlay,
 )
 from .detect import Package, Project, detect_project, list_packages
-from .errors import UserError
+from .errors import GoError
 from .plan import Plan, make_plan
 from .report import Diagnostic, InstrumentedFunction, ModuleInfo, Report, RuleInfo, StepOutcome
 from .rewrite import Rewrite, rewrite
@@ -95,7 +95,7 @@ def shown_path(path: Path, prepared: Prepared) -> str:
 def _check_buildable(packages: list[Package]) -> None:
     for pkg in packages:
         if pkg.error and not pkg.standard:
-            raise UserError(
+            raise GoError(
                 f"Package {pkg.import_path} does not load before instrumentation ({' '.join(pkg.error.split())}); "
                 "the plain `go build` fails too."
             )

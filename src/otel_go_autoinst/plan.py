@@ -15,7 +15,7 @@ from tree_sitter import Node
 
 from . import goparse
 from .detect import Package
-from .errors import UserError
+from .errors import GoError, UserError
 from .goparse import TYPE_PARAM, FuncDecl, GoFile, Param
 from .rules import FileRule, FunctionRule, RuleSet, StructRule
 
@@ -188,7 +188,7 @@ class Planner:
             parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
             if parsed.syntax_error is not None:
                 line, col = parsed.syntax_error
-                raise UserError(
+                raise GoError(
                     f"{path}:{line}:{col}: syntax error in a file that rules target; the plain "
                     "`go build` fails on it too."
                 )
