@@ -98,3 +98,30 @@ def test_a_hook_that_keeps_its_argument_is_not_lied_about(
 def test_a_package_with_only_test_files_links_the_hooks() -> None:
     """Its test binary contains instrumented code, so it must contain the hooks too."""
     assert main(["test", *ARGS, "-count=1", "./testonly"]) == 0
+
+
+def _edited_lines(diff: str) -> tuple[list[str], list[str]]:
+    """The removed and added lines of the first file of a diff (the generated files follow)."""
+    first = diff.split("--- /dev/null")[0].splitlines(keepends=True)[2:]
+    return [x for x in first if x.startswith("-")], [x for x in first if x.startswith("+")]
+
+
+def test_diff_of_a_crlf_file_shows_only_the_edited_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file with Windows line endings keeps them: the diff is the one of the LF file, with each
+    line's CRLF, not every line removed and added again."""
+    import shutil
+
+    module = Path(shutil.copytree(MODULE, tmp_path / "golden"))
+    cases = module / "cases" / "cases.go"
+    lf = cases.read_bytes()
+    assert b"\r\n" not in lf
+    cases.write_bytes(lf.replace(b"\n", b"\r\n"))
+    args = ["-C", str(module), "--disable", "otelsetup", "--rules", str(module / "rules")]
+    assert main(["diff", *args, "./cases"]) == 0
+    removed, added = _edited_lines(capsys.readouterr().out)
+    golden_removed, golden_added = _edited_lines(GOLDEN.read_text(encoding="utf-8"))
+    assert [x.replace("\r\n", "\n") for x in removed] == golden_removed
+    assert [x.replace("\r\n", "\n") for x in added] == golden_added
+    assert all(x.endswith("\r\n") for x in removed + added)

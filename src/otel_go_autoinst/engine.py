@@ -282,20 +282,25 @@ def _plain_build_fails(opts: Options, project: Project, verb: str) -> bool:
 
 
 def run_diff(opts: Options) -> str:
+    def lines(data: bytes) -> list[str]:
+        """Lines with their own endings (CRLF stays CRLF, so only edited lines differ); only
+        "\n" ends a line, as for git."""
+        return re.findall(r"[^\n]*\n|[^\n]+$", data.decode("utf-8", errors="replace"))
+
+    def unified(old: list[str], new: list[str], a: str, b: str) -> list[str]:
+        out = []
+        for line in difflib.unified_diff(old, new, a, b):
+            out.append(line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n")
+        return out
+
     project = detect_project(opts.root)
     with workspace(project, builtin_rules_dir(), opts.keep_work) as ws:
         prepared = _stage(opts, ws, project, test=False)
         chunks: list[str] = []
         for path, content in sorted(prepared.rewrite.changed.items()):
             name = shown_path(path, prepared)
-            chunks += difflib.unified_diff(
-                path.read_text(encoding="utf-8").splitlines(keepends=True),
-                content.decode("utf-8").splitlines(keepends=True),
-                f"a/{name}", f"b/{name}",
-            )  # fmt: skip
+            chunks += unified(lines(path.read_bytes()), lines(content), f"a/{name}", f"b/{name}")
         for path, content in sorted(prepared.rewrite.added.items()):
             name = shown_path(path, prepared)
-            chunks += difflib.unified_diff(
-                [], content.decode("utf-8").splitlines(keepends=True), "/dev/null", f"b/{name}"
-            )
+            chunks += unified([], lines(content), "/dev/null", f"b/{name}")
         return "".join(chunks)
