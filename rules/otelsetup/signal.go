@@ -29,7 +29,9 @@ func userHandles(s os.Signal) bool {
 }
 
 // installSignalFlush makes SIGINT and SIGTERM flush the spans before the program dies of them as it
-// would have without instrumentation. Signals the program was started with ignored stay ignored.
+// would have without instrumentation. Signals the program ignores stay ignored. It runs once, when
+// the first sampled span ends (startExport): a program with nothing to export keeps the signal
+// handling it had.
 func installSignalFlush() {
 	var sigs []os.Signal
 	for _, s := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
