@@ -6,6 +6,7 @@ their targets here, so a mismatch is a build-time error naming both signatures.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ CALL_CONTEXT = f"*{API_PACKAGE}.CallContext"
 
 # Packages a hook's own machinery runs on: instrumenting them would recurse or break the runtime.
 NEVER_INSTRUMENTED = re.compile(r"^(runtime|runtime/.*|internal/.*|unsafe|reflect|sync/atomic)$")
+_WORD = re.compile(r"\w+")  # identifiers and keywords, Unicode letters included
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,13 @@ class Planner:
         self.hooks_dirs = hooks_dirs
         self._hooks: dict[tuple[str, str], Hook] = {}
         self._bodies: dict[str, dict[str, tuple[list[str], Node | None]]] = {}
+        # Indexes, so that planning is linear in the number of rules:
+        self._words: dict[str, dict[str, list[Path]]] = {}  # package -> word -> files with it
+        self._wanted: dict[str, set[str]] = {}  # package -> every name some rule looks for there
+        self._by_name: dict[Path, dict[str, list[FuncDecl]]] = {}  # file -> name -> functions
+        self._hook_decls: dict[str, dict[str, tuple[Path, FuncDecl]]] = {}  # hooks package
+        self._targets: dict[tuple[Path, int], Target] = {}
+        self._generic_types: dict[tuple[str, str], tuple[goparse.TypeParam, ...] | None] = {}
         self.plan = Plan()
 
     # -- files ---------------------------------------------------------------------------------
@@ -195,9 +204,32 @@ class Planner:
             self.plan.parsed[path] = parsed
         return self.plan.parsed[path]
 
+    def want(self, pkg: Package, names: Iterable[str]) -> None:
+        """Names rules will look for in `pkg`: its files are then read once for all of them."""
+        self._wanted.setdefault(pkg.import_path, set()).update(names)
+
     def _candidate_files(self, pkg: Package, word: str) -> list[Path]:
-        needle = re.compile(rb"\b" + re.escape(word.encode()) + rb"\b")
-        return [f for f in pkg.go_files if needle.search(f.read_bytes())]
+        """The files of `pkg` in which `word` appears as a word: only those can declare it. Each
+        file is read once, for every name wanted in the package."""
+        index = self._words.get(pkg.import_path)
+        if index is None or word not in self._wanted.get(pkg.import_path, ()):
+            self.want(pkg, [word])
+            wanted = self._wanted[pkg.import_path]
+            index = {}
+            for path in pkg.go_files:
+                text = path.read_bytes().decode("utf-8", errors="replace")
+                for found in wanted.intersection(_WORD.findall(text)):
+                    index.setdefault(found, []).append(path)
+            self._words[pkg.import_path] = index
+        return index.get(word, [])
+
+    def _functions_named(self, path: Path, pkg: Package, name: str) -> list[FuncDecl]:
+        if path not in self._by_name:
+            by_name: dict[str, list[FuncDecl]] = {}
+            for func in self._parse(path, pkg).functions:
+                by_name.setdefault(func.name, []).append(func)
+            self._by_name[path] = by_name
+        return self._by_name[path].get(name, [])
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -211,18 +243,31 @@ class Planner:
             raise UserError(
                 f"{rule.source}: hooks package {rule_set.hooks} cannot be loaded: {reason}."
             )
-        for path in self._candidate_files(pkg, name):
-            parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
-            for decl in parsed.functions:
-                if decl.name == name and decl.receiver is None:
-                    functions = self._hook_functions(pkg)
-                    call_name = decl.params[0].name if decl.params else None
-                    body = functions[name][1] if name in functions else None
-                    uses = goparse.context_methods(body, call_name, functions)
-                    hook = Hook(pkg.import_path, name, path, decl.line, decl, uses)
-                    self._hooks[key] = hook
-                    return hook
-        raise UserError(f"{rule.source}: hook function {name} is not declared in {rule_set.hooks}.")
+        declared = self._hook_declarations(pkg).get(name)
+        if declared is None:
+            raise UserError(
+                f"{rule.source}: hook function {name} is not declared in {rule_set.hooks}."
+            )
+        path, decl = declared
+        functions = self._hook_functions(pkg)
+        call_name = decl.params[0].name if decl.params else None
+        body = functions[name][1] if name in functions else None
+        uses = goparse.context_methods(body, call_name, functions)
+        hook = Hook(pkg.import_path, name, path, decl.line, decl, uses)
+        self._hooks[key] = hook
+        return hook
+
+    def _hook_declarations(self, pkg: Package) -> dict[str, tuple[Path, FuncDecl]]:
+        """The hooks package's top-level functions, each file parsed once."""
+        if pkg.import_path not in self._hook_decls:
+            found: dict[str, tuple[Path, FuncDecl]] = {}
+            for path in pkg.go_files:
+                parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
+                for decl in parsed.functions:
+                    if decl.receiver is None:
+                        found.setdefault(decl.name, (path, decl))
+            self._hook_decls[pkg.import_path] = found
+        return self._hook_decls[pkg.import_path]
 
     def _hook_functions(self, pkg: Package) -> dict[str, tuple[list[str], Node | None]]:
         if pkg.import_path not in self._bodies:
@@ -260,6 +305,8 @@ class Planner:
     def add_function_rule(
         self, rule_set: RuleSet, rule: FunctionRule, packages: Sequence[Package]
     ) -> None:
+        """Apply `rule` to the functions it names in `packages` (make_plan passes those of its
+        import path: see package_index)."""
         hits = [p for p in packages if _matches_package(rule.import_path, p)]
         hits = [p for p in hits if _rule_applies(rule, p, self.go_version)]
         for pkg in hits:
@@ -271,8 +318,8 @@ class Planner:
             found = False
             for path in self._candidate_files(pkg, rule.function):
                 parsed = self._parse(path, pkg)
-                for func in parsed.functions:
-                    if func.name != rule.function or not _receiver_matches(rule, func):
+                for func in self._functions_named(path, pkg, rule.function):
+                    if not _receiver_matches(rule, func):
                         continue
                     found = True
                     if func.body_open is None or parsed.ignored or func.ignored:
@@ -302,34 +349,48 @@ class Planner:
         if on_exit is not None:
             self._check_hook(on_exit, func.results, "onExit", target_name)
         app = Application(rule, rule_set.name, on_enter, on_exit)
-        for target in self.plan.targets:
-            if target.file == path and target.func.line == func.line:
-                target.applications.append(app)
-                target.applications.sort(key=lambda a: a.rule.order)
-                return
-        self.plan.targets.append(Target(pkg, path, func, [app]))
+        target = self._targets.get((path, func.line))
+        if target is not None:
+            # After those of a lower or equal order: file order on ties.
+            bisect.insort_right(target.applications, app, key=lambda a: a.rule.order)
+            return
+        target = Target(pkg, path, func, [app])
+        self._targets[(path, func.line)] = target
+        self.plan.targets.append(target)
 
     def _with_receiver_constraints(self, func: FuncDecl, pkg: Package) -> FuncDecl:
         """A generic method's trampolines need its type's constraints, declared with the type."""
         if func.receiver_base is None or not func.type_params or func.type_params[0].constraint:
             return func
-        pattern = re.compile(rb"\b" + re.escape(func.receiver_base.encode()) + rb"\s*\[")
-        for path in pkg.go_files:
-            source = path.read_bytes()
-            if not pattern.search(source):
-                continue
-            declared = goparse.parse_file(str(path), source, pkg.import_path).types.get(
-                func.receiver_base
+        declared = self._generic_type(pkg, func.receiver_base)
+        if declared is not None and len(declared) == len(func.type_params):
+            params = tuple(
+                goparse.TypeParam(mine.name, theirs.constraint)
+                for mine, theirs in zip(func.type_params, declared, strict=True)
             )
-            if declared and len(declared[0]) == len(func.type_params):
-                params = tuple(
-                    goparse.TypeParam(mine.name, theirs.constraint)
-                    for mine, theirs in zip(func.type_params, declared[0], strict=True)
-                )
-                return _replace_type_params(func, params)
+            return _replace_type_params(func, params)
         return _replace_type_params(
             func, tuple(goparse.TypeParam(p.name, "any") for p in func.type_params)
         )
+
+    def _generic_type(self, pkg: Package, name: str) -> tuple[goparse.TypeParam, ...] | None:
+        """The type parameters of the generic type `name` of `pkg`, found once per type."""
+        key = (pkg.import_path, name)
+        if key not in self._generic_types:
+            self._generic_types[key] = None
+            pattern = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*\[")
+            for path in pkg.go_files:
+                source = path.read_bytes()
+                if not pattern.search(source):
+                    continue
+                parsed = self.plan.parsed.get(path) or goparse.parse_file(
+                    str(path), source, pkg.import_path
+                )
+                declared = parsed.types.get(name)
+                if declared and declared[0]:
+                    self._generic_types[key] = declared[0]
+                    break
+        return self._generic_types[key]
 
     def add_struct_rule(self, rule: StructRule, packages: Sequence[Package]) -> None:
         for pkg in packages:
@@ -361,14 +422,35 @@ def _replace_type_params(func: FuncDecl, params: tuple[goparse.TypeParam, ...]) 
     return replace(func, type_params=params)
 
 
+def package_index(packages: Iterable[Package]) -> dict[str, list[Package]]:
+    """The packages a rule's import_path names, looked up once per rule: by import path, and
+    "main" for the main package of every program."""
+    index: dict[str, list[Package]] = {}
+    for pkg in packages:
+        index.setdefault(pkg.import_path, []).append(pkg)
+        if _matches_package("main", pkg):
+            index.setdefault("main", []).append(pkg)
+    return index
+
+
 def make_plan(
     rule_sets: Sequence[RuleSet],
     packages: Sequence[Package],
     go_version: str,
     hooks_dirs: dict[str, Package],
 ) -> Plan:
+    """Linear in the rules and in the size of the packages they name: packages are looked up by
+    import path, each file a rule can match is read once for all the names looked for in its
+    package, and parsed once."""
     planner = Planner(rule_sets, go_version, hooks_dirs)
-    buildable = buildable_packages(packages)
+    index = package_index(buildable_packages(packages))
+    for rule_set in rule_sets:
+        for rule in rule_set.functions:
+            for pkg in index.get(rule.import_path, ()):
+                planner.want(pkg, [rule.function])
+        for struct_rule in rule_set.structs:
+            for pkg in index.get(struct_rule.import_path, ()):
+                planner.want(pkg, [struct_rule.struct])
     # Support sets (the SDK set-up) apply only when another set instruments something.
     for support in (False, True):
         if support and not planner.plan.targets:
@@ -377,10 +459,10 @@ def make_plan(
             if rule_set.support != support:
                 continue
             for rule in rule_set.functions:
-                planner.add_function_rule(rule_set, rule, buildable)
+                planner.add_function_rule(rule_set, rule, index.get(rule.import_path, []))
             for struct_rule in rule_set.structs:
-                planner.add_struct_rule(struct_rule, buildable)
+                planner.add_struct_rule(struct_rule, index.get(struct_rule.import_path, []))
             for file_rule in rule_set.files:
-                planner.add_file_rule(rule_set, file_rule, buildable)
+                planner.add_file_rule(rule_set, file_rule, index.get(file_rule.import_path, []))
     planner.plan.targets.sort(key=lambda t: (t.package.import_path, str(t.file), t.func.line))
     return planner.plan
