@@ -3,6 +3,7 @@
 
     python bench/corpus.py [--only NAME]... [--jobs N] [--timeout S] [--p N] [--keep]
                            [--at REV] [--corpus FILE] [--markdown] [--json FILE] [--logs DIR]
+    python bench/corpus.py --from-json FILE [--markdown]     # the table of a saved run again
 
 For each `module@version` of bench/corpus.txt (or --corpus FILE):
 
@@ -66,6 +67,7 @@ class Entry:
     version: str
     patterns: list[str]
     note: str = ""
+    flags: list[str] = field(default_factory=list)  # extra go test flags, e.g. -skip=^TestNeedsDNS$
 
     @property
     def name(self) -> str:
@@ -98,6 +100,7 @@ class RunResult:
     )  # output tail when no package line explains it
     log: str = ""
     tree_changed: list[str] = field(default_factory=list)
+    test_seconds: float = 0.0  # sum of the per-package times go test prints (test binaries running)
 
 
 @dataclass
@@ -137,7 +140,9 @@ def read_corpus(path: Path) -> list[Entry]:
         module, at, version = words[0].partition("@")
         if not at or not module or not version.startswith("v"):
             raise CannotRun(f"{path}:{number}: expected module@version, got {words[0]!r}.")
-        entries.append(Entry(module, version, words[1:] or ["./..."], note.strip()))
+        flags = [w for w in words[1:] if w.startswith("-")]
+        patterns = [w for w in words[1:] if not w.startswith("-")] or ["./..."]
+        entries.append(Entry(module, version, patterns, note.strip(), flags))
     if not entries:
         raise CannotRun(f"{path} lists no module.")
     return entries
@@ -238,6 +243,17 @@ def parse_go_test(text: str) -> tuple[int, int, list[PackageFailure]]:
     return ok, no_tests, failures
 
 
+def test_seconds(text: str) -> float:
+    """Sum of the durations on go test's package result lines: the test binaries' own run time."""
+    total = 0.0
+    for line in text.splitlines():
+        m = RESULT_LINE.match(line)
+        d = re.match(r"(\d+(?:\.\d+)?)s\b", (m.group(3) or "").strip()) if m else None
+        if d:
+            total += float(d.group(1))
+    return total
+
+
 def excerpt(lines: list[str]) -> list[str]:
     start = next((i for i, s in enumerate(lines) if FAIL_TEST.match(s)), None)
     if start is not None:
@@ -260,6 +276,7 @@ def go_test_result(code: int, text: str, seconds: float, timed_out: bool, log: s
     else:
         status = "error"
     result = RunResult(status, seconds, code, ok, failures, no_tests, log=log)
+    result.test_seconds = test_seconds(text)
     if status in ("error", "timeout") or (code != 0 and not failures):
         tail = [s for s in text.strip().splitlines() if s.strip()]
         result.tool_error = [s[:240] for s in tail[-EXCERPT_LINES:]]
@@ -385,7 +402,7 @@ def run_module(entry: Entry, opts: argparse.Namespace, tool: list[str], tool_env
     code, out, _, _ = run(["go", "list", *entry.patterns], cwd=copy, env=env, timeout=opts.timeout)
     result.packages = len([s for s in out.splitlines() if s.strip() and not s.startswith("go:")])
 
-    flags = ["-count=1", f"-p={opts.p}", f"-timeout={opts.go_timeout}"]
+    flags = ["-count=1", f"-p={opts.p}", f"-timeout={opts.go_timeout}", *entry.flags]
     say(f"{entry.short}: plain go test ({result.packages} packages)")
     before = tree_digest(copy)
     code, out, secs, timed_out = run(["go", "test", *flags, *entry.patterns], cwd=copy, env=env,
@@ -432,20 +449,8 @@ def untouched(r: RunResult | None) -> str:
 def row(res: ModuleResult) -> list[str]:
     e = res.entry
     if res.error:
-        return [
-            e.module,
-            e.version,
-            res.go_line or "-",
-            "-",
-            res.error,
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-        ]
+        cells = [e.module, e.version, res.go_line or "-", "-", res.error]
+        return cells + ["-"] * (len(HEADER) - len(cells))
     plain, inst = res.plain, res.inst
     ratio = f"{inst.seconds / plain.seconds:.2f}x" if plain and inst and plain.seconds > 0 else "-"
     regress = str(len(res.regressions)) if inst else "-"
@@ -453,12 +458,13 @@ def row(res: ModuleResult) -> list[str]:
     return [
         e.module, e.version, res.go_line, pkgs, describe(plain), describe(inst), regress,
         f"{plain.seconds:.1f}" if plain else "-", f"{inst.seconds:.1f}" if inst else "-", ratio,
+        f"{plain.test_seconds:.2f} / {inst.test_seconds:.2f}" if plain and inst else "-",
         untouched(inst), "-" if res.functions is None else str(res.functions),
     ]  # fmt: skip
 
 
 HEADER = ["module", "version", "go", "packages", "plain", "instrumented", "regressions",
-          "plain s", "inst s", "ratio", "tree untouched", "functions"]  # fmt: skip
+          "plain s", "inst s", "ratio", "tests s plain / inst", "tree untouched", "functions"]  # fmt: skip
 
 
 def render_table(results: list[ModuleResult], markdown: bool) -> str:
@@ -508,6 +514,8 @@ def render_details(results: list[ModuleResult], markdown: bool) -> str:
         if res.functions_by_rule:
             by = ", ".join(f"{k} {v}" for k, v in sorted(res.functions_by_rule.items()))
             lines.append(f"{bullet}functions instrumented by rule set: {by}")
+        if res.entry.flags:
+            lines.append(f"{bullet}extra go test flags (both runs): {' '.join(res.entry.flags)}")
         if res.prep:
             lines.append(
                 f"{bullet}prepared with: {res.prep} (the published go.sum lacked entries the tests need)"
@@ -607,6 +615,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--markdown", action="store_true", help="print the table and details in Markdown"
     )
     ap.add_argument("--json", type=Path, help="write every result as JSON there")
+    ap.add_argument("--from-json", type=Path, metavar="FILE",
+                    help="print the table of a run that --json saved, without running anything")  # fmt: skip
     opts = ap.parse_args(argv)
     if opts.jobs < 1 or opts.p < 1 or opts.timeout <= 0:
         ap.error("--jobs, --p and --timeout must be positive")
@@ -625,7 +635,65 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def emit(header: str, done: list[ModuleResult], opts: argparse.Namespace) -> None:
+    passing = [r for r in done if r.plain and r.plain.status == "pass"]
+    kept = [r for r in passing if r.inst and r.inst.status == "pass"]
+    regress = sum(len(r.regressions) for r in done)
+    summary = (
+        f"Plain passes on {len(passing)} of {len(done)} modules; instrumented passes on {len(kept)} "
+        f"of those {len(passing)}; {regress} package(s) pass plain and fail instrumented."
+    )
+    print(header)
+    print()
+    print(render_table(done, opts.markdown))
+    print()
+    print(summary)
+    details = render_details(done, opts.markdown)
+    if details:
+        print()
+        print(details)
+    if opts.json and not opts.from_json:
+        data = {
+            "header": header,
+            "summary": summary,
+            "results": [dataclasses.asdict(r) for r in done],
+        }
+        opts.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def load_json(path: Path) -> tuple[str, list[ModuleResult]]:
+    """The header and results that --json wrote, for printing the table again (--from-json)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        results = []
+        for r in data["results"]:
+            runs: dict[str, RunResult | None] = {}
+            for key in ("plain", "inst"):
+                d = r.get(key)
+                if d is None:
+                    runs[key] = None
+                    continue
+                d["failed"] = [PackageFailure(**f) for f in d.get("failed", [])]
+                run_result = RunResult(**d)
+                log = Path(run_result.log)
+                if log.is_file():  # figures added since the run was recorded come from its log
+                    run_result.test_seconds = test_seconds(
+                        log.read_text(encoding="utf-8", errors="replace")
+                    )
+                runs[key] = run_result
+            entry = Entry(**r["entry"])
+            fields = {k: v for k, v in r.items() if k not in ("entry", "plain", "inst")}
+            results.append(ModuleResult(entry, plain=runs["plain"], inst=runs["inst"], **fields))
+        return str(data["header"]), results
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CannotRun(f"cannot read the results in {path}: {exc}.") from None
+
+
 def corpus(opts: argparse.Namespace) -> int:
+    if opts.from_json:
+        header, done = load_json(opts.from_json)
+        emit(header, done, opts)
+        return 0
     if shutil.which("go") is None:
         raise CannotRun("go is not on PATH.")
     entries = read_corpus(opts.corpus)
@@ -667,25 +735,7 @@ def corpus(opts: argparse.Namespace) -> int:
             f"{platform.machine()}, {os.cpu_count()} CPUs; go test -count=1 -p {opts.p} -timeout {opts.go_timeout}; "
             f"total {total / 60:.1f} min."
         )
-        passing = [r for r in done if r.plain and r.plain.status == "pass"]
-        kept = [r for r in passing if r.inst and r.inst.status == "pass"]
-        regress = sum(len(r.regressions) for r in done)
-        summary = (
-            f"Plain passes on {len(passing)} of {len(done)} modules; instrumented passes on {len(kept)} of those "
-            f"{len(passing)}; {regress} package(s) pass plain and fail instrumented."
-        )
-        print(header)
-        print()
-        print(render_table(done, opts.markdown))
-        print()
-        print(summary)
-        details = render_details(done, opts.markdown)
-        if details:
-            print()
-            print(details)
-        if opts.json:
-            opts.json.write_text(json.dumps({"header": header, "summary": summary,
-                                             "results": [dataclasses.asdict(r) for r in done]}, indent=2))  # fmt: skip
+        emit(header, done, opts)
         if opts.keep:
             say(f"kept: the module copies under {work / 'src'}")
         if opts.keep or opts.logs:
