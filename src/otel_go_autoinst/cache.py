@@ -227,15 +227,20 @@ def _remove_tree(path: Path) -> None:
 
 
 def _secret(create: bool) -> bytes | None:
-    """The per-user secret of the verdict MACs, made once (0600, O_EXCL: two runs that race agree
-    on one file). None when there is none to be had or it is not plainly ours."""
+    """The per-user secret of the verdict MACs, made once, 0600. It appears whole (written aside,
+    then hard-linked into place, which fails if another run was first) or, where hard links are
+    not to be had, through O_EXCL; two runs that race read one file. None when there is none to be
+    had or it is not plainly ours."""
     path = cache_dir(_SECRET_NAME)
-    for _ in range(3):
+    for _ in range(50):
         state, value = _read_secret(path)
         if state == "sound":
             return value
-        if not create or state == "being written":
+        if not create or state == "unreadable":
             return None
+        if state == "being written":
+            time.sleep(0.01)
+            continue
         if state == "unsound":
             # Damaged, someone else's, readable by others, a link: entries made under it are not
             # trusted. Replace it (only a recomputation can follow).
@@ -247,19 +252,38 @@ def _secret(create: bool) -> bytes | None:
                 return None
             continue
         try:
-            _mkdirs(path.parent)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
-        except FileExistsError:  # another run is making it: read theirs
+            made = _make_secret(path)
+        except FileExistsError:  # another run was first: read theirs
             continue
         except OSError:
             return None
+        return made
+    return None
+
+
+def _make_secret(path: Path) -> bytes:
+    value = secrets.token_bytes(_SECRET_SIZE)
+    fd, aside = tempfile.mkstemp(prefix=".secret-", dir=_mkdirs(path.parent))  # 0600
+    try:
         try:
-            value = secrets.token_bytes(_SECRET_SIZE)
             os.write(fd, value)
         finally:
             os.close(fd)
-        return value
-    return None
+        try:
+            os.link(aside, path)
+            return value
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here
+            pass
+    finally:
+        Path(aside).unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+    try:
+        os.write(fd, value)
+    finally:
+        os.close(fd)
+    return value
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
