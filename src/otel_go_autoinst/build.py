@@ -115,7 +115,12 @@ def workspace(project: Project, rules_dir: Path, keep: bool = False) -> Iterator
         go_line = max(
             (v for v in versions if v), key=lambda v: (go_version_tuple(v), len(v)), default="1.23"
         )
-        lines = [f"go {go_line}", "", "use ("] + [f"\t{u.resolve()}" for u in uses] + [")"]
+        # The go line of a workspace must be at least every module's, and it sets the default
+        # GODEBUG: keep the plain build's, spelled out (default=go1.N, then the user's own lines).
+        base_go, godebug = project.semantics
+        lines = [f"go {go_line}", "", "godebug ("]
+        lines += [f"\t{setting}" for setting in (f"default=go{base_go}", *godebug)]
+        lines += [")", "", "use ("] + [f"\t{u.resolve()}" for u in uses] + [")"]
         lines += [f"replace {r}" for r in project.replaces]
         (run_dir / "go.work").write_text("\n".join(lines) + "\n", encoding="utf-8")
         if project.workspace is not None and (project.workspace.parent / "go.work.sum").exists():
@@ -169,8 +174,14 @@ def write_overlay(ws: Workspace, rewrite: Rewrite, extra: Mapping[Path, bytes], 
     return overlay
 
 
-def link_files(plan: Plan, packages: Sequence[Package], test: bool) -> dict[Path, bytes]:
-    """Blank imports that link the hooks into every program and test binary that needs them."""
+def link_files(
+    plan: Plan, packages: Sequence[Package], hooks: Mapping[str, Package], test: bool
+) -> dict[Path, bytes]:
+    """Blank imports that link the hooks into every program and test binary that needs them.
+
+    A binary needs the hooks of every instrumented package it links, whatever brought that package
+    in: its own imports, or the hooks themselves (the SDK that the hooks import links net/http, say,
+    into a test binary whose package never imports it)."""
     hooks_of: dict[str, set[str]] = defaultdict(set)
     for target in plan.targets:
         for app in target.applications:
@@ -192,9 +203,9 @@ def link_files(plan: Plan, packages: Sequence[Package], test: bool) -> dict[Path
             name, package, directory = "zz_otel_link.go", "main", pkg.dir
         else:
             continue
-        needed: set[str] = set()
-        for dep in [*pkg.deps, pkg.import_path]:
-            needed |= hooks_of.get(dep.split(" ")[0], set())
+        needed = _hooks_linked(
+            [dep.split(" ")[0] for dep in [*pkg.deps, pkg.import_path]], hooks_of, hooks
+        )
         if needed:
             imports = "".join(f'\t_ "{h}"\n' for h in sorted(needed))
             files[directory / name] = (
@@ -202,6 +213,27 @@ def link_files(plan: Plan, packages: Sequence[Package], test: bool) -> dict[Path
                 f"import (\n{imports})\n"
             ).encode()
     return files
+
+
+def _hooks_linked(
+    linked: Iterable[str], hooks_of: Mapping[str, set[str]], hooks: Mapping[str, Package]
+) -> set[str]:
+    """The hooks packages a binary that links `linked` needs: those of its instrumented packages,
+    then those of the instrumented packages the hooks packages link in turn, to a fixed point."""
+    needed: set[str] = set()
+    pending = list(linked)
+    seen: set[str] = set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for hook_pkg in hooks_of.get(path, ()):
+            if hook_pkg not in needed:
+                needed.add(hook_pkg)
+                listed = hooks.get(hook_pkg)
+                pending.extend(listed.deps if listed is not None else ())
+    return needed
 
 
 def _all_hooks(hooks_of: Mapping[str, set[str]]) -> set[str]:

@@ -35,6 +35,7 @@ COMMON_FLAGS = """\
   --rules PATH    a rule file or a folder of rule files (repeatable)
   --disable NAME  switch a built-in rule set off (repeatable, or comma-separated)
   --keep-work     keep the per-run build directory and print where it is
+  --no-upgrade    refuse, rather than report, a dependency version the hooks would raise
   -h, --help      print this help
 """
 
@@ -113,6 +114,7 @@ class Args:
     report: Path | None = None
     json: Path | None = None
     keep_work: bool = False
+    no_upgrade: bool = False
     go_flags: list[str] = field(default_factory=list)
     gcflags: list[str] = field(default_factory=list)
     patterns: list[str] = field(default_factory=list)
@@ -159,6 +161,8 @@ def parse_args(argv: Sequence[str]) -> Args:
             _ours(args, name, value)
         elif token == "--keep-work":
             args.keep_work = True
+        elif token == "--no-upgrade":
+            args.no_upgrade = True
         elif token in ("-args", "--args") and verb == "test":
             args.binary_args = rest[i + 1 :]
             break
@@ -257,6 +261,7 @@ def run(args: Args) -> int:
         patterns=args.patterns,
         binary_args=args.binary_args,
         keep_work=args.keep_work,
+        no_upgrade=args.no_upgrade,
     )
     if args.verb == "diff":
         sys.stdout.write(engine.run_diff(opts))
@@ -268,15 +273,29 @@ def run(args: Args) -> int:
             print(f"{f.file}:{f.line}\t{f.package}.{name}\t{','.join(f.rules)}\t{f.optimization}")
         for warning in report.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        _print_dependency_changes(report)
         print(_summary(report), file=sys.stderr)
         return 0 if args.json is None or _write(report, args.json, "--json") else EXIT_OURS
     report, status = engine.run_go(opts, args.verb)
     for warning in report.warnings:
         print(f"otel-go-autoinst: warning: {warning}", file=sys.stderr)
+    _print_dependency_changes(report)
     print(_summary(report), file=sys.stderr)
     if args.report is not None and not _write(report, args.report, "--report"):
         return status or EXIT_OURS  # go's own failure says more than ours
     return status
+
+
+def _print_dependency_changes(report: Report) -> None:
+    if report.dependency_changes:
+        changed = ", ".join(
+            f"{c.module} {c.plain} -> {c.instrumented}" for c in report.dependency_changes
+        )
+        print(
+            f"otel-go-autoinst: the hooks' requirements changed {len(report.dependency_changes)} "
+            f"dependency version(s) in the instrumented build: {changed}",
+            file=sys.stderr,
+        )
 
 
 def _write(report: Report, path: Path, flag: str) -> bool:

@@ -37,6 +37,7 @@ class Module:
     dir: Path
     go: str | None
     toolchain: str | None
+    godebug: tuple[str, ...] = ()  # its `godebug key=value` lines
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,17 @@ class Project:
     replaces: tuple[
         str, ...
     ] = ()  # go.work replace directives, as "old => new" with absolute paths
+    work_go: str | None = None  # the user's go.work `go` line
+    work_godebug: tuple[str, ...] = ()  # the user's go.work `godebug` lines
+
+    @property
+    def semantics(self) -> tuple[str, tuple[str, ...]]:
+        """The `go` version and `godebug` settings that decide the build's default GODEBUG: the
+        go.work's in workspace mode, else the main module's (go 1.16 when it has no go line)."""
+        if self.workspace is not None:
+            return self.work_go or "1.18", self.work_godebug
+        main = self.modules[0]
+        return main.go or "1.16", main.godebug
 
 
 @dataclass
@@ -133,7 +145,20 @@ def _read_module(gomod: Path, env: Mapping[str, str] | None) -> Module:
         dir=gomod.parent,
         go=data.get("Go"),
         toolchain=toolchain.get("Name") if isinstance(toolchain, dict) else toolchain,
+        godebug=tuple(f"{d['Key']}={d['Value']}" for d in data.get("GoDebug") or []),
     )
+
+
+_GODEBUG_LINE = re.compile(r"^\s*godebug\s+(?:\(\s*\n(?P<block>.*?)^\s*\)|(?P<one>\S+))", re.M | re.S)
+
+
+def _work_godebug(work: Path) -> tuple[str, ...]:
+    """The go.work's godebug settings (`go work edit -json` leaves them out)."""
+    text = re.sub(r"//.*", "", work.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for match in _GODEBUG_LINE.finditer(text):
+        found += match["one"].split() if match["one"] else match["block"].split()
+    return tuple(found)
 
 
 def detect_project(root: Path, env: Mapping[str, str] | None = None) -> Project:
@@ -150,7 +175,9 @@ def detect_project(root: Path, env: Mapping[str, str] | None = None) -> Project:
             for use in data.get("Use") or []
         )
         replaces = tuple(_replace_line(r, work.parent) for r in data.get("Replace") or [])
-        return Project(root, modules, work, goenv, replaces)
+        return Project(
+            root, modules, work, goenv, replaces, data.get("Go"), _work_godebug(work)
+        )
     if not goenv.gomod or goenv.gomod == os.devnull:
         raise GoError(
             f"No go.mod found in {root} or any parent directory: run otel-go-autoinst in a Go module "
@@ -225,3 +252,20 @@ def _package(raw: dict) -> Package:  # type: ignore[type-arg]
         has_tests=bool(raw.get("TestGoFiles") or raw.get("XTestGoFiles")),
         error=error.get("Err") if isinstance(error, dict) else None,
     )
+
+
+def module_versions(
+    cwd: Path, env: Mapping[str, str], flags: Sequence[str] = ()
+) -> dict[str, str] | None:
+    """The selected version of every module in the build list (`go list -m all`), a replacement
+    spelled "=> path version"; None when the go command cannot say (vendor mode, say)."""
+    template = "{{.Path}} {{.Version}}{{with .Replace}} => {{.Path}} {{.Version}}{{end}}"
+    proc = run_go(["list", "-m", "-f", template, *flags, "all"], cwd, env, check=False)
+    if proc.returncode != 0:
+        return None
+    versions: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        path, _, version = line.partition(" ")
+        if version.strip():
+            versions[path] = version.strip()
+    return versions

@@ -26,12 +26,28 @@ from .build import (
     workspace,
     write_overlay,
 )
-from .detect import Package, Project, detect_project, list_packages
-from .errors import GoError
-from .plan import Plan, make_plan
-from .report import Diagnostic, InstrumentedFunction, ModuleInfo, Report, RuleInfo, StepOutcome
+from .detect import Package, Project, detect_project, list_packages, module_versions
+from .errors import GoError, UserError
+from .plan import API_PACKAGE, Plan, make_plan
+from .report import (
+    DependencyChange,
+    Diagnostic,
+    InstrumentedFunction,
+    ModuleInfo,
+    Report,
+    RuleInfo,
+    StepOutcome,
+)
 from .rewrite import Rewrite, rewrite
 from .rules import RuleSet, builtin_rules_dir, load_rule_sets
+from .vendor import (
+    hooks_dependencies,
+    merge,
+    read_modules_txt,
+    required_versions,
+    vendor_mode,
+    write_vendor,
+)
 
 
 @dataclass
@@ -44,6 +60,7 @@ class Options:
     patterns: list[str] = field(default_factory=list)
     binary_args: list[str] = field(default_factory=list)  # after -args, for the test binary
     keep_work: bool = False
+    no_upgrade: bool = False  # refuse to build when the hooks would raise a dependency version
 
     @property
     def list_flags(self) -> list[str]:
@@ -67,6 +84,8 @@ class Prepared:
     ws: Workspace
     repo_root: Path
     hooks: dict[str, Package]
+    dependency_changes: list[DependencyChange] = field(default_factory=list)
+    go_flags: list[str] = field(default_factory=list)  # the user's, as the workspace takes them
 
 
 def _repo_root(path: Path) -> Path:
@@ -92,28 +111,56 @@ def shown_path(path: Path, prepared: Prepared) -> str:
     return str(path)
 
 
-def _check_buildable(packages: list[Package]) -> None:
-    for pkg in packages:
-        if pkg.error and not pkg.standard:
-            raise GoError(
-                f"Package {pkg.import_path} does not load before instrumentation ({' '.join(pkg.error.split())}); "
-                "the plain `go build` fails too."
-            )
+def _check_buildable(packages: list[Package], opts: Options, project: Project) -> None:
+    """A package that does not load stops the run, saying whether the plain toolchain, asked the
+    same question, fails too."""
+    broken = next((p for p in packages if p.error and not p.standard), None)
+    if broken is None:
+        return
+    error = " ".join((broken.error or "").split())
+    plain = list_packages(project.root, opts.patterns or ["."], os.environ, flags=opts.list_flags)
+    if any(p.error and p.import_path == broken.import_path for p in plain):
+        raise GoError(
+            f"Package {broken.import_path} does not load ({error}); the plain `go build` fails too."
+        )
+    raise UserError(
+        f"Package {broken.import_path} loads in the plain build but not in the instrumented one "
+        f"({error}): please report this as a bug of otel-go-autoinst."
+    )
 
 
 def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
     """Detect the packages and plan; the rewrite is conservative (no escape verdicts yet)."""
     rule_sets = load_rule_sets(opts.rules, opts.disabled)
     hooks_paths = sorted({rs.hooks for rs in rule_sets})
-    with ThreadPoolExecutor(max_workers=2) as pool:  # two go list at once
+    go_flags, vendored = _module_mode(opts, ws, project)
+    vendor_changes: list[DependencyChange] = []
+    if vendored is not None:
+        vendor_changes = _use_vendor(ws, project, vendored, hooks_paths)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # the go list runs at once
         build = pool.submit(
             list_packages, project.root, opts.patterns or ["."], ws.env,
             test=test, flags=opts.list_flags,
         )  # fmt: skip
         listed = pool.submit(list_packages, project.root, hooks_paths, ws.env, deps=False)
+        # (vendor mode has no module graph to compare: the vendor merge reports its changes)
+        plain_versions = pool.submit(module_versions, project.root, os.environ)
+        our_versions = pool.submit(module_versions, project.root, ws.env)
         packages = build.result()
         hooks = {p.import_path: p for p in listed.result()} if hooks_paths else {}
-    _check_buildable(packages)
+        built = {p.module_path for p in packages if p.module_path}
+        changes = vendor_changes + [
+            change
+            for change in _dependency_changes(plain_versions.result(), our_versions.result())
+            if change.module in built
+        ]
+    _check_buildable(packages, opts, project)
+    if changes and opts.no_upgrade:
+        listed = ", ".join(f"{c.module} {c.plain} -> {c.instrumented}" for c in changes)
+        raise UserError(
+            f"The hooks need newer versions of {len(changes)} dependency module(s) ({listed}) and "
+            "--no-upgrade is set: raise them in go.mod, or drop --no-upgrade to build with them."
+        )
     plan = make_plan(rule_sets, packages, project.env.version, hooks)
     return Prepared(
         project,
@@ -124,7 +171,79 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
         ws,
         _repo_root(project.root),
         hooks,
+        changes,
+        go_flags,
     )
+
+
+RULES_MODULE = API_PACKAGE.rsplit("/", 1)[0]
+
+
+def _flag_value(flags: list[str], name: str) -> str | None:
+    """The value of the last -name=value (or --name=value) among flags."""
+    found = None
+    for flag in flags:
+        key, eq, value = flag.lstrip("-").partition("=")
+        if eq and key == name and flag.startswith("-"):
+            found = value
+    return found
+
+
+def _module_mode(
+    opts: Options, ws: Workspace, project: Project
+) -> tuple[list[str], Path | None]:
+    """The user's go flags as the private workspace can take them, and the vendor directory when
+    the plain build reads one. -mod (flag or GOFLAGS) is honoured; -modfile and -overlay, which
+    would replace ours, are refused rather than dropped."""
+    goflags = os.environ.get("GOFLAGS", "").split()
+    for name in ("modfile", "overlay"):
+        if _flag_value(goflags, name) is not None:
+            raise UserError(
+                f"GOFLAGS sets -{name}, which otel-go-autoinst cannot honour: it builds through "
+                f"its own -{name == 'modfile' and 'private go.work' or 'overlay'}; unset it for "
+                "the instrumented build."
+            )
+    mod = _flag_value(opts.go_flags, "mod") or _flag_value(goflags, "mod")
+    go_flags = [f for f in opts.go_flags if _flag_value([f], "mod") is None]
+    vendor_dir = (
+        project.workspace.parent if project.workspace is not None else project.modules[0].dir
+    ) / "vendor"
+    if not vendor_mode(project.modules, vendor_dir, mod):
+        # -mod=mod only lets the go command edit go.mod, which a workspace never does.
+        return go_flags + (["-mod=readonly"] if mod == "readonly" else []), None
+    return go_flags, vendor_dir
+
+
+def _use_vendor(
+    ws: Workspace, project: Project, user_vendor: Path, hooks_paths: list[str]
+) -> list[DependencyChange]:
+    """Build from the user's vendor/: a workspace vendor directory with their vendored packages
+    and the hooks' own dependencies; returns the versions the hooks raised."""
+    if not (user_vendor / "modules.txt").is_file():
+        raise UserError(f"-mod=vendor is set but {user_vendor}/modules.txt does not exist.")
+    rules_dir = builtin_rules_dir()
+    # The user's own hooks are in their module, vendored with it; ours need the SDK added.
+    ours = [h for h in hooks_paths if h.startswith(RULES_MODULE + "/")]
+    hooks = hooks_dependencies(rules_dir, ours, ws.env) if ours else []
+    gomods = [m.dir / "go.mod" for m in project.modules] + [rules_dir / "go.mod"]
+    required = required_versions(gomods, ws.env)
+    modules, changes = merge(read_modules_txt(user_vendor / "modules.txt"), user_vendor, hooks, required)
+    write_vendor(ws.dir / "vendor", modules, required)
+    ws.env["GOFLAGS"] = " ".join([*ws.env.get("GOFLAGS", "").split(), "-mod=vendor"])
+    return changes
+
+
+def _dependency_changes(
+    plain: dict[str, str] | None, instrumented: dict[str, str] | None
+) -> list[DependencyChange]:
+    """The modules of the plain build list whose version the hooks' requirements changed."""
+    if plain is None or instrumented is None:
+        return []
+    return [
+        DependencyChange(module, version, instrumented[module])
+        for module, version in sorted(plain.items())
+        if instrumented.get(module, version) != version
+    ]
 
 
 def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
@@ -174,6 +293,7 @@ def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) 
         ],
         rules=[RuleInfo(rs.name, rs.hooks, rs.builtin, str(rs.path)) for rs in prepared.rule_sets],
         warnings=list(plan.warnings),
+        dependency_changes=list(prepared.dependency_changes),
     )
     compiled = {file for file, _ in notes} if notes else set()
     for target in plan.targets:
@@ -245,12 +365,12 @@ def run_go(opts: Options, verb: str) -> tuple[Report, int]:
     test = verb == "test"
     with workspace(project, builtin_rules_dir(), opts.keep_work) as ws:
         prepared = _stage(opts, ws, project, test)
-        links = link_files(prepared.plan, prepared.packages, test)
+        links = link_files(prepared.plan, prepared.packages, prepared.hooks, test)
         overlay = write_overlay(ws, prepared.rewrite, links, "overlay")
         command = [
             verb, f"-overlay={overlay}",
             *gcflags_for(prepared.plan.instrumented_packages, opts.gcflags, "-m"),
-            *opts.go_flags, *opts.patterns, *(["-args", *opts.binary_args] if opts.binary_args else []),
+            *prepared.go_flags, *opts.patterns, *(["-args", *opts.binary_args] if opts.binary_args else []),
         ]  # fmt: skip
         started = time.monotonic()
         run = run_go_streaming(ws, command, prepared.plan.instrumented_packages)

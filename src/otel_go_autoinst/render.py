@@ -27,6 +27,7 @@ from urllib.parse import quote
 from otel_go_autoinst.report import (
     SCHEMA_VERSION,
     Binary,
+    DependencyChange,
     Diagnostic,
     InstrumentedFunction,
     ModuleInfo,
@@ -239,6 +240,12 @@ def _header(
         ]
     if report.warnings:
         lines += ["", f"⚠️ {_plural(len(report.warnings), 'warning')} (see below)"]
+    if report.dependency_changes:
+        lines += [
+            "",
+            f"⬆️ {_plural(len(report.dependency_changes), 'dependency version')} changed by the "
+            "hooks' requirements (see below)",
+        ]
     if not fns and not failed:
         lines += ["", "No function matched an instrumentation rule."]
     lines.append("")
@@ -293,6 +300,13 @@ def _blocks(
     if report.warnings:
         items = [f"- {escape_text(_clip(w, _MAX_ITEM_CHARS))}" for w in sorted(report.warnings)]
         blocks.append(_Block("details", f"Warnings ({len(report.warnings)})", items))
+    if report.dependency_changes:
+        items = [
+            f"- {code(c.module)} {code(c.plain)} → {code(c.instrumented)}"
+            for c in sorted(report.dependency_changes, key=lambda c: c.module)
+        ]
+        title = f"Dependency versions changed ({len(report.dependency_changes)})"
+        blocks.append(_Block("details", title, items))
     if report.rules:
         items = [
             f"- {code(r.name)} {'(built-in)' if r.builtin else code(r.path)} hooks {code(r.hooks)}"
@@ -470,6 +484,7 @@ def merge_reports(reports: Sequence[Report]) -> Report:
     rules: dict[tuple[str, str], RuleInfo] = {}
     fns: dict[tuple[str, str, int, str, str], InstrumentedFunction] = {}
     warnings: dict[str, None] = {}
+    changes: dict[tuple[str, str, str], DependencyChange] = {}
     binaries: dict[str, Binary] = {}
     for r in reports:
         for m in r.modules:
@@ -489,6 +504,8 @@ def merge_reports(reports: Sequence[Report]) -> Report:
                 have.raw_inlinable = None
         for w in r.warnings:
             warnings.setdefault(w, None)
+        for c in r.dependency_changes:
+            changes.setdefault((c.module, c.plain, c.instrumented), DependencyChange(**vars(c)))
         for b in r.binaries:
             binaries.setdefault(b.path, Binary(**vars(b)))
     return Report(
@@ -498,6 +515,7 @@ def merge_reports(reports: Sequence[Report]) -> Report:
         rules=list(rules.values()),
         instrumented=list(fns.values()),
         warnings=list(warnings),
+        dependency_changes=list(changes.values()),
         build=_merge_steps([r.build for r in reports]),
         test=_merge_steps([r.test for r in reports]),
         binaries=list(binaries.values()),

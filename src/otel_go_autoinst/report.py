@@ -17,6 +17,8 @@ Schema (version 1):
          "module": "std" | "example.com/app", "module_version": "v1.2.3" | null}
       ],
       "warnings": ["rules/x.yaml:7: function Foo not found in example.com/app/pkg"],
+      "dependency_changes": [{"module": "golang.org/x/sys", "plain": "v0.34.0",
+                              "instrumented": "v0.35.0"}],
       "build": {"command": ["go", "build", ...], "status": "passed" | "failed" | "skipped",
                 "exit_code": 0, "duration_s": 1.23, "errors": [Diagnostic...]},
       "test": {... same ..., "status": ...} | null,
@@ -70,6 +72,16 @@ class InstrumentedFunction:
 
 
 @dataclass
+class DependencyChange:
+    """A module whose version in the instrumented build is not the plain build's (the hooks'
+    requirements raised it through minimal version selection)."""
+
+    module: str
+    plain: str
+    instrumented: str
+
+
+@dataclass
 class Diagnostic:
     file: str
     line: int
@@ -103,6 +115,7 @@ class Report:
     rules: list[RuleInfo] = field(default_factory=list)
     instrumented: list[InstrumentedFunction] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    dependency_changes: list[DependencyChange] = field(default_factory=list)
     build: StepOutcome | None = None
     test: StepOutcome | None = None
     binaries: list[Binary] = field(default_factory=list)
@@ -134,6 +147,7 @@ class Report:
             rules=[RuleInfo(**r) for r in data.get("rules", [])],
             instrumented=[InstrumentedFunction(**f) for f in data.get("instrumented", [])],
             warnings=list(data.get("warnings", [])),
+            dependency_changes=[DependencyChange(**c) for c in data.get("dependency_changes", [])],
             build=step(data.get("build")),
             test=step(data.get("test")),
             binaries=[Binary(**b) for b in data.get("binaries", [])],

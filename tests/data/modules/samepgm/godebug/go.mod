@@ -1,0 +1,5 @@
+module example.com/godebug
+
+go 1.21
+
+godebug panicnil=1

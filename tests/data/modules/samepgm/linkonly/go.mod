@@ -1,0 +1,3 @@
+module example.com/linkonly
+
+go 1.23
