@@ -156,9 +156,9 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
         ]
     _check_buildable(packages, opts, project)
     if changes and opts.no_upgrade:
-        listed = ", ".join(f"{c.module} {c.plain} -> {c.instrumented}" for c in changes)
+        raised = ", ".join(f"{c.module} {c.plain} -> {c.instrumented}" for c in changes)
         raise UserError(
-            f"The hooks need newer versions of {len(changes)} dependency module(s) ({listed}) and "
+            f"The hooks need newer versions of {len(changes)} dependency module(s) ({raised}) and "
             "--no-upgrade is set: raise them in go.mod, or drop --no-upgrade to build with them."
         )
     plan = make_plan(rule_sets, packages, project.env.version, hooks)
