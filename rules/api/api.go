@@ -17,7 +17,10 @@ package api
 
 import (
 	"fmt"
+	"os"
 	"reflect"
+	"sync"
+	_ "unsafe" // for go:linkname
 )
 
 // CallContext is one call of an instrumented function.
@@ -68,7 +71,8 @@ func (c *CallContext) ReturnValCount() int { return len(c.results) }
 func (c *CallContext) GetParam(i int) any { return load(c.params, i) }
 
 // SetParam replaces parameter i before the function body runs. It panics (and the trampoline
-// recovers, dropping the rest of the hook) when v is not assignable to the parameter's type.
+// recovers, dropping the rest of the hook, and reports it once on stderr) when v is not assignable
+// to the parameter's type.
 func (c *CallContext) SetParam(i int, v any) { store(c.params, i, v, "SetParam") }
 
 // GetReturnVal returns result i, or nil when out of range.
@@ -99,4 +103,20 @@ func store(slots []any, i int, v any, what string) {
 		panic(fmt.Sprintf("otel-go-autoinst: %s(%d): a %s is not assignable to %s", what, i, val.Type(), dst.Type()))
 	}
 	dst.Set(val)
+}
+
+// panicked holds the hooks whose panic was reported (hook name -> struct{}).
+var panicked sync.Map
+
+// hookPanicked reports, on stderr and once per hook, that a hook panicked; the trampoline that
+// called it has recovered and the instrumented call goes on as if the hook were absent. It is
+// called only on that path, by the code generated into each instrumented package (the standard
+// library's too, which cannot import this package: it reaches this function by //go:linkname).
+//
+//go:linkname hookPanicked
+func hookPanicked(hook string, value any) {
+	if _, seen := panicked.LoadOrStore(hook, struct{}{}); seen {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "otel-go-autoinst: hook %s panicked: %v (further panics of this hook are not logged)\n", hook, value)
 }

@@ -1,0 +1,178 @@
+"""A hook that panics is recovered and reported once, on stderr, with the real toolchain: the
+instrumented program prints one line per panicking hook however many calls it makes, and otherwise
+does exactly what the plain build does — in a user's package and in the standard library (which
+reaches the reporting function in rules/api by //go:linkname)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from cli_helpers import CLI, only_user_rules
+
+REPO = Path(__file__).resolve().parents[1]
+LINE = (
+    "otel-go-autoinst: hook {hook} panicked: {value} (further panics of this hook are not logged)"
+)
+
+MAIN = """\
+package main
+
+import (
+	"fmt"
+
+	"example.com/panicky/work"
+)
+
+func main() {
+	sum := 0
+	for i := 0; i < 1000; i++ {
+		sum += work.Double(i)
+		sum += work.Triple(i)
+	}
+	fmt.Println("sum", sum)
+}
+"""
+
+WORK = """\
+package work
+
+func Double(i int) int { return 2 * i }
+
+func Triple(i int) (r int) {
+	r = 3 * i
+	return
+}
+"""
+
+HOOKS = """\
+package hooks
+
+import (
+	"fmt"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+)
+
+// doubleEnter panics on every call.
+func doubleEnter(call *api.CallContext, i int) { panic(fmt.Sprintf("boom %d", i)) }
+
+// tripleEnter panics (a runtime error) on one call in ten; tripleExit still runs on every call.
+func tripleEnter(call *api.CallContext, i int) {
+	if i%10 == 3 {
+		var m map[string]int
+		m["x"] = i
+	}
+}
+
+func tripleExit(call *api.CallContext, r int) {}
+"""
+
+RULES = """\
+name: panicky
+hooks: example.com/panicky/hooks
+rules:
+  - import_path: example.com/panicky/work
+    function: Double
+    on_enter: doubleEnter
+  - import_path: example.com/panicky/work
+    function: Triple
+    on_enter: tripleEnter
+    on_exit: tripleExit
+"""
+
+
+def write_module(root: Path) -> Path:
+    for rel, text in {
+        "go.mod": "module example.com/panicky\n\ngo 1.23\n",
+        "main.go": MAIN,
+        "work/work.go": WORK,
+        "hooks/hooks.go": HOOKS,
+        "rules.yaml": RULES,
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def run(cmd: list[str | Path], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_a_panicking_hook_is_reported_once_and_changes_nothing(tmp_path: Path) -> None:
+    module = write_module(tmp_path / "panicky")
+    plain, inst = tmp_path / "plain", tmp_path / "inst"
+    built = run(["go", "build", "-o", plain, "."], module)
+    assert built.returncode == 0, built.stderr
+    built = run(
+        [*CLI, "build", "-C", module, "--rules", module / "rules.yaml", *only_user_rules(),
+         "-o", inst, "."]
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    want, got = run([plain]), run([inst])
+    assert got.returncode == want.returncode == 0
+    assert got.stdout == want.stdout == f"sum {sum(5 * i for i in range(1000))}\n"
+    assert want.stderr == ""
+    assert got.stderr.splitlines() == [
+        LINE.format(hook="example.com/panicky/hooks.doubleEnter", value="boom 0"),
+        LINE.format(
+            hook="example.com/panicky/hooks.tripleEnter", value="assignment to entry in nil map"
+        ),
+    ]
+
+
+STD_MAIN = """\
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+)
+
+func main() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", r.URL.Path)
+	}))
+	defer srv.Close()
+	for i := 0; i < 25; i++ {
+		resp, err := http.Get(fmt.Sprintf("%s/n%d", srv.URL, i))
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, string(body))
+	}
+}
+"""
+
+
+def test_a_panicking_hook_in_the_standard_library_is_reported_once(tmp_path: Path) -> None:
+    """The built-in net/http hooks, built with the tag that makes every one of them panic."""
+    module = tmp_path / "stdpanic"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.com/stdpanic\n\ngo 1.23\n")
+    (module / "main.go").write_text(STD_MAIN)
+    plain, inst = tmp_path / "plain", tmp_path / "inst"
+    built = run(["go", "build", "-o", plain, "."], module)
+    assert built.returncode == 0, built.stderr
+    built = run([*CLI, "build", "-C", module, "-tags", "otel_autoinst_panictest", "-o", inst, "."])
+    assert built.returncode == 0, built.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    want = subprocess.run([plain], capture_output=True, text=True, timeout=120, env=env)
+    got = subprocess.run([inst], capture_output=True, text=True, timeout=120, env=env)
+    assert got.returncode == want.returncode == 0, got.stderr
+    assert got.stdout == want.stdout and len(want.stdout.splitlines()) == 25
+    hooks = "github.com/otel-go-autoinst/otel-go-autoinst/rules/nethttp"
+    assert sorted(got.stderr.splitlines()) == sorted(
+        LINE.format(
+            hook=f"{hooks}.{name}",
+            value=f"otel-go-autoinst test build: {name} panics on purpose",
+        )
+        for name in ("clientOnEnter", "clientOnExit", "serverOnEnter", "serverOnExit")
+    )
