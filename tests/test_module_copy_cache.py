@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -97,6 +98,9 @@ def _tamper_and_rebuild(module: Path, env: dict[str, str], tamper) -> None:  # t
     assert marks == [DEP_OK]
     copy = _copy(env)
     assert cache.dirhash_h1(copy, f"{UUID}@{UUID_VERSION}") == UUID_H1
+    # Its directories are ours to write (the module cache's are read-only, and a read-only
+    # directory cannot be moved into place by a user other than root).
+    assert all(d.stat().st_mode & stat.S_IWUSR for d in [copy, *copy.rglob("*")] if d.is_dir())
 
     _writable(copy)
     tamper(copy)

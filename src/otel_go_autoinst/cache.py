@@ -177,6 +177,9 @@ def verified_copy(source: Path, copy: Path, module: str, version: str, expected:
         staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=_mkdirs(copy.parent)))
         try:
             shutil.copytree(source, staging / "m", copy_function=shutil.copyfile)
+            # copytree gives directories the module cache's read-only modes; a directory moved
+            # to another parent must be writable (its ".." changes), and a bad copy removable.
+            _open_dirs(staging / "m")
             got = dirhash_h1(staging / "m", prefix)
             if got not in expected:
                 raise UserError(
@@ -208,18 +211,25 @@ def _discard(path: Path) -> None:
     _remove_tree(trash)
 
 
-def _remove_tree(path: Path) -> None:
-    """Remove a tree whose directories may be read-only (the module cache's are), never following
-    a symbolic link out of it."""
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-        return
+def _open_dirs(path: Path) -> None:
+    """Make the directories of a tree writable by us, never following a symbolic link out of it."""
+    path.chmod(0o755)
     for root, dirs, _files in os.walk(path):
         for name in dirs:
             child = Path(root) / name
             if not child.is_symlink():
-                child.chmod(0o700)
-    path.chmod(0o700)
+                child.chmod(0o755)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a tree whose directories may be read-only (the module cache's are)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    try:
+        _open_dirs(path)
+    except OSError:
+        pass
     shutil.rmtree(path, ignore_errors=True)
 
 
