@@ -70,8 +70,7 @@ def command_usage(verb: str) -> str:
     """The help of one subcommand."""
     synopsis, what, own = COMMANDS[verb]
     return (
-        f"usage: otel-go-autoinst {verb} {synopsis}\n\n{what}\n\n{COMMON_FLAGS}{own}\n"
-        f"{EXIT_STATUS}"
+        f"usage: otel-go-autoinst {verb} {synopsis}\n\n{what}\n\n{COMMON_FLAGS}{own}\n{EXIT_STATUS}"
     )
 
 
@@ -84,8 +83,7 @@ USAGE = (
     "  otel-go-autoinst help COMMAND    the help of one command (also COMMAND --help)\n\n"
     + COMMON_FLAGS
     + "  --report FILE   (build, test) write the report JSON there\n"
-    "  --json FILE     (plan) write the plan as report JSON there\n\n"
-    + EXIT_STATUS
+    "  --json FILE     (plan) write the plan as report JSON there\n\n" + EXIT_STATUS
 )
 
 
@@ -140,7 +138,9 @@ def parse_args(argv: Sequence[str]) -> Args:
         if len(argv) == 1:
             raise Done(USAGE)
         if argv[1] not in COMMANDS:
-            raise UserError(f"Unknown command {argv[1]!r}: use plan, build, test or diff (see --help).")
+            raise UserError(
+                f"Unknown command {argv[1]!r}: use plan, build, test or diff (see --help)."
+            )
         raise Done(command_usage(argv[1]))
     verb, rest = argv[0], list(argv[1:])
     if verb not in COMMANDS:
