@@ -248,3 +248,19 @@ def test_a_source_that_does_not_match_is_refused(tmp_path: Path) -> None:
         cache.verified_copy(source, copy, UUID, UUID_VERSION, {UUID_H1})
     assert not copy.exists()
     assert [p.name for p in copy.parent.iterdir()] == []  # no staging left behind
+
+
+def test_replace_directives_are_found(tmp_path: Path) -> None:
+    """A module the user replaces is replaced by its copy at every version (use_module_copies):
+    a line pinned to the replacement's version would not match the selected one and be ignored."""
+    go_mod = tmp_path / "go.mod"
+    go_mod.write_text(
+        "module example.com/m\n\nrequire github.com/google/uuid v1.6.0\n\n"
+        "replace github.com/google/uuid => example.com/fork v1.5.0 // a fork\n"
+        "replace (\n\tgolang.org/x/net v0.1.0 => ../net\n\t// example.com/commented => ../c\n)\n"
+        "// replace example.com/not => ../x\n",
+        encoding="utf-8",
+    )
+    assert cache.replaced_modules([go_mod, tmp_path / "absent"]) == {
+        "github.com/google/uuid", "golang.org/x/net",
+    }  # fmt: skip

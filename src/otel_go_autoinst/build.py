@@ -75,6 +75,12 @@ class Workspace:
             self.gowork, [m.dir for m in self.project.modules],
             workspace.parent if workspace is not None else None,
         )  # fmt: skip
+        # A module the user replaces (say by a fork) is replaced by the copy at whatever version
+        # is selected: a versioned line would not match the required version and be ignored.
+        replaced = cache.replaced_modules(
+            [m.dir / "go.mod" for m in self.project.modules]
+            + ([workspace] if workspace is not None else [])
+        )
         for pkg in packages:
             if pkg.standard or not pkg.module_version or pkg.module_dir is None:
                 continue
@@ -92,7 +98,8 @@ class Workspace:
                 copy = _copy_once(pkg.module_dir, self.dir / "modules" / name, module, version,
                                   expected)  # fmt: skip
             self.module_copies[pkg.module_dir] = copy
-            replaces.append(f"replace {module} {version} => {copy}")
+            pinned = "" if module in replaced else f" {version}"
+            replaces.append(f"replace {module}{pinned} => {copy}")
         if replaces:
             with self.gowork.open("a", encoding="utf-8") as gowork:
                 gowork.write("\n".join(replaces) + "\n")

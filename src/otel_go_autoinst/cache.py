@@ -112,6 +112,35 @@ def go_sum_files(
     return files
 
 
+def replaced_modules(files: Iterable[Path]) -> set[str]:
+    """The module paths that the replace directives of these go.mod / go.work files replace."""
+    found: set[str] = set()
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        in_block = False
+        for raw in text.splitlines():
+            line = raw.split("//")[0].strip()
+            if in_block:
+                if line == ")":
+                    in_block = False
+                    continue
+                entry = line
+            elif re.match(r"replace\s*\(", line):
+                in_block = True
+                continue
+            elif re.match(r"replace\s", line):
+                entry = line[len("replace") :]
+            else:
+                continue
+            left = entry.split("=>")[0].split()
+            if "=>" in entry and left:
+                found.add(left[0].strip('"`'))
+    return found
+
+
 def go_sum_hashes(module: str, version: str, sum_files: Iterable[Path]) -> set[str]:
     """The h1: hashes that the go.sum (and go.work.sum) files give for the module's tree."""
     found: set[str] = set()
