@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"context"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -26,6 +27,9 @@ type serverState struct {
 	req  *http.Request // the request handed to the handler (ServeMux sets its Pattern)
 	path string
 	verb string // the span name's method
+	// route is the template a router's hooks set (SetRoute), mux the pattern a ServeMux matched
+	// (muxOnExit); the first non-empty of route, mux and req.Pattern names the span.
+	route, mux string
 }
 
 // serverOnEnter runs at the top of net/http's serverHandler.ServeHTTP, which every http.Server
@@ -49,9 +53,11 @@ func serverOnEnter(call *api.CallContext, _ any, rw http.ResponseWriter, req *ht
 		// Tracing is off (OTEL_SDK_DISABLED, or a no-op provider): leave the request as it is.
 		return
 	}
-	next := req.WithContext(ctx)
+	st := &serverState{span: span, rw: rw, path: path, verb: verb}
+	next := req.WithContext(context.WithValue(ctx, routeKey{}, st))
+	st.req = next
 	call.SetParam(2, next)
-	call.SetData(&serverState{span: span, rw: rw, req: next, path: path, verb: verb})
+	call.SetData(st)
 	if panicTest {
 		panic("otel-go-autoinst test build: serverOnEnter panics on purpose")
 	}
@@ -95,7 +101,14 @@ func serverOnExit(call *api.CallContext) {
 	}
 	span := st.span
 	defer span.End()
-	if route := routeOf(st.req.Pattern); route != "" {
+	route := st.route
+	if route == "" {
+		route = st.mux
+	}
+	if route == "" {
+		route = routeOf(st.req.Pattern)
+	}
+	if route != "" {
 		span.SetAttributes(semconv.HTTPRoute(route))
 		span.SetName(st.verb + " " + route)
 	}
