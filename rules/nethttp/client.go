@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -23,6 +24,9 @@ type clientState struct {
 	span trace.Span
 	orig *http.Request // the caller's request
 	sent *http.Request // the copy carrying the trace headers, nil when none was made
+	// start is when the request was sent, for http.client.request.duration (metrics.go); zero
+	// when metrics go nowhere.
+	start time.Time
 }
 
 // clientOnEnter runs at the top of (*http.Transport).RoundTrip: every request an http.Client sends
@@ -46,6 +50,9 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 	}
 
 	st := &clientState{span: span, orig: req}
+	if metricsOn() {
+		st.start = time.Now()
+	}
 	if req.Header != nil { // a nil Header is an error RoundTrip reports: leave that request alone
 		carrier := propagation.MapCarrier{}
 		otel.GetTextMapPropagator().Inject(ctx, carrier)
@@ -59,7 +66,7 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 			call.SetParam(1, sent)
 		}
 	}
-	if !span.IsRecording() && st.sent == nil {
+	if !span.IsRecording() && st.sent == nil && st.start.IsZero() {
 		return
 	}
 	call.SetData(st)
@@ -95,6 +102,9 @@ func clientOnExit(call *api.CallContext, resp *http.Response, err error) {
 	}
 	if resp != nil && st.sent != nil && resp.Request == st.sent {
 		resp.Request = st.orig
+	}
+	if !st.start.IsZero() {
+		defer recordClient(st.start, st.orig, resp, err) // metrics.go
 	}
 	span := st.span
 	defer span.End()

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -30,6 +31,7 @@ type serverState struct {
 	// route is the template a router's hooks set (SetRoute), mux the pattern a ServeMux matched
 	// (muxOnExit); the first non-empty of route, mux and req.Pattern names the span.
 	route, mux string
+	start      time.Time // for http.server.request.duration (metrics.go)
 }
 
 // serverOnEnter runs at the top of net/http's serverHandler.ServeHTTP, which every http.Server
@@ -49,11 +51,11 @@ func serverOnEnter(call *api.CallContext, _ any, rw http.ResponseWriter, req *ht
 	if span.IsRecording() { // sampled out: no attribute is worth building
 		span.SetAttributes(serverAttrs(req)...)
 	}
-	if !span.SpanContext().IsValid() && baggage.FromContext(ctx).Len() == 0 {
+	if !span.SpanContext().IsValid() && baggage.FromContext(ctx).Len() == 0 && !metricsOn() {
 		// Tracing is off (OTEL_SDK_DISABLED, or a no-op provider): leave the request as it is.
 		return
 	}
-	st := &serverState{span: span, rw: rw, path: path, verb: verb}
+	st := &serverState{span: span, rw: rw, path: path, verb: verb, start: time.Now()}
 	next := req.WithContext(context.WithValue(ctx, routeKey{}, st))
 	st.req = next
 	call.SetParam(2, next)
@@ -113,6 +115,7 @@ func serverOnExit(call *api.CallContext) {
 		span.SetName(st.verb + " " + route)
 	}
 	status, known := responseStatus(st.rw)
+	defer recordServer(st.start, st.req, route, status, known) // metrics.go
 	if !known {
 		return
 	}

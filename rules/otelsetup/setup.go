@@ -257,11 +257,13 @@ func envBool(name string) bool {
 // shutdownTimeout. It does nothing when the program uses its own TracerProvider.
 func Shutdown() {
 	shutdownOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		metricsDone := flushMetricsAsync(ctx) // metrics.go: alongside the spans, same deadline
+		defer metricsDone()
 		if provider == nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
 		if err := provider.Shutdown(ctx); err != nil {
 			logf("flushing spans: %v", err)
 		}

@@ -33,6 +33,9 @@ func userHandles(s os.Signal) bool {
 // the first sampled span ends (startExport): a program with nothing to export keeps the signal
 // handling it had.
 func installSignalFlush() {
+	if signalFlushInstalled.Swap(true) { // traces and metrics both ask; one handler is enough
+		return
+	}
 	var sigs []os.Signal
 	for _, s := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
 		if !signal.Ignored(s) {
