@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -31,6 +32,9 @@ type callState struct {
 	system string
 	query  string
 	ctx    context.Context
+	// operation and start are for db.client.operation.duration (metrics.go).
+	operation string
+	start     time.Time
 }
 
 // What is known of objects that outlive the call that made them, for the calls made on them later
@@ -72,7 +76,8 @@ func start(call *api.CallContext, ctx context.Context, system, operation, query 
 	_, span := otelsetup.Tracer(scope).Start(ctx, name,
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attrs...))
-	call.SetData(&callState{span: span, system: system, query: query, ctx: ctx})
+	call.SetData(&callState{span: span, system: system, query: query, ctx: ctx,
+		operation: operation, start: startTime()})
 	if panicTest {
 		panic("otel-go-autoinst test build: database/sql onEnter panics on purpose")
 	}
@@ -93,6 +98,7 @@ func finish(call *api.CallContext, err error) *callState {
 			st.span.SetStatus(codes.Error, err.Error())
 		}
 		st.span.End()
+		recordDuration(st.start, st.system, st.operation, err) // metrics.go
 	}
 	return st
 }

@@ -64,15 +64,37 @@ func Meter(scope string) metric.Meter {
 		metricsOnce.Do(startMetrics)
 	}
 	mp := otel.GetMeterProvider()
-	if isDefaultGlobal(mp) {
-		return nil
+	slot, ok := meters.Load(scope)
+	if !ok {
+		slot, _ = meters.LoadOrStore(scope, new(atomic.Pointer[meterCache]))
 	}
-	return mp.Meter(scope, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(semconv.SchemaURL))
+	ptr := slot.(*atomic.Pointer[meterCache])
+	if c := ptr.Load(); c != nil && sameValue(c.provider, mp) {
+		return c.meter
+	}
+	c := &meterCache{provider: mp}
+	if !isDefaultGlobal(mp) {
+		c.meter = mp.Meter(scope, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(semconv.SchemaURL))
+	}
+	ptr.Store(c)
+	return c.meter
 }
+
+// meterCache is the meter of a global MeterProvider (nil for OpenTelemetry's default one, whose
+// measurements go nowhere until a provider is set).
+type meterCache struct {
+	provider metric.MeterProvider
+	meter    metric.Meter
+}
+
+var meters sync.Map // scope name -> *atomic.Pointer[meterCache]
 
 // SameMeter reports whether two meters are the same one (hooks cache their instruments per meter,
 // so that a MeterProvider the program sets later is used from then on).
-func SameMeter(a, b metric.Meter) bool {
+func SameMeter(a, b metric.Meter) bool { return sameValue(a, b) }
+
+// sameValue compares two interface values without panicking on incomparable dynamic types.
+func sameValue(a, b any) bool {
 	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
 	if ta != tb || ta == nil || !ta.Comparable() {
 		return false
