@@ -104,6 +104,11 @@ class Workspace:
             with self.gowork.open("a", encoding="utf-8") as gowork:
                 gowork.write("\n".join(replaces) + "\n")
 
+    def use(self, modules: Iterable[Path]) -> None:
+        """Add modules to the private go.work."""
+        with self.gowork.open("a", encoding="utf-8") as gowork:
+            gowork.write("".join(f"use {m}\n" for m in modules))
+
     @property
     def gowork(self) -> Path:
         return self.dir / "go.work"

@@ -28,7 +28,7 @@ from .build import (
 )
 from .detect import Package, Project, detect_project, list_packages, module_versions
 from .errors import GoError, UserError
-from .plan import API_PACKAGE, Plan, make_plan
+from .plan import Plan, make_plan
 from .report import (
     DependencyChange,
     Diagnostic,
@@ -132,21 +132,37 @@ def _check_buildable(packages: list[Package], opts: Options, project: Project) -
 def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
     """Detect the packages and plan; the rewrite is conservative (no escape verdicts yet)."""
     rule_sets = load_rule_sets(opts.rules, opts.disabled)
-    hooks_paths = sorted({rs.hooks for rs in rule_sets})
     go_flags, vendored = _module_mode(opts, ws, project)
+    modules_of = {rs.name: _hooks_module(rs) for rs in rule_sets}
+    used = {m.dir.resolve() for m in project.modules} | {builtin_rules_dir().resolve()}
     vendor_changes: list[DependencyChange] = []
     if vendored is not None:
-        vendor_changes = _use_vendor(ws, project, vendored, hooks_paths)
+        vendor_changes = _use_vendor(ws, project, vendored, rule_sets, modules_of, used)
     with ThreadPoolExecutor(max_workers=4) as pool:  # the go list runs at once
         build = pool.submit(
             list_packages, project.root, opts.patterns or ["."], ws.env,
             test=test, flags=opts.list_flags,
         )  # fmt: skip
+        plain_versions = pool.submit(module_versions, project.root, os.environ)
+        packages = build.result()
+        # An integration whose hooks are a module of their own joins the workspace only when the
+        # build has one of its targets, so its requirements raise nothing in other builds.
+        present = {p.import_path for p in packages} | (
+            {"main"} if any(p.is_command for p in packages) else set()
+        )
+        joining = sorted({
+            modules_of[rs.name] for rs in rule_sets
+            if modules_of[rs.name] not in used and _targets(rs) & present
+        })  # fmt: skip
+        if joining:
+            ws.use(joining)
+            used.update(joining)
+            if vendored is not None:
+                vendor_changes = _use_vendor(ws, project, vendored, rule_sets, modules_of, used)
+        hooks_paths = sorted({rs.hooks for rs in rule_sets if modules_of[rs.name] in used})
         listed = pool.submit(list_packages, project.root, hooks_paths, ws.env, deps=False)
         # (vendor mode has no module graph to compare: the vendor merge reports its changes)
-        plain_versions = pool.submit(module_versions, project.root, os.environ)
         our_versions = pool.submit(module_versions, project.root, ws.env)
-        packages = build.result()
         hooks = {p.import_path: p for p in listed.result()} if hooks_paths else {}
         built = {p.module_path for p in packages if p.module_path}
         changes = vendor_changes + [
@@ -154,6 +170,7 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
             for change in _dependency_changes(plain_versions.result(), our_versions.result())
             if change.module in built
         ]
+    rule_sets = [rs for rs in rule_sets if modules_of[rs.name] in used]
     _check_buildable(packages, opts, project)
     if changes and opts.no_upgrade:
         raised = ", ".join(f"{c.module} {c.plain} -> {c.instrumented}" for c in changes)
@@ -176,9 +193,6 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
     )
 
 
-RULES_MODULE = API_PACKAGE.rsplit("/", 1)[0]
-
-
 def _flag_value(flags: list[str], name: str) -> str | None:
     """The value of the last -name=value (or --name=value) among flags."""
     found = None
@@ -189,9 +203,7 @@ def _flag_value(flags: list[str], name: str) -> str | None:
     return found
 
 
-def _module_mode(
-    opts: Options, ws: Workspace, project: Project
-) -> tuple[list[str], Path | None]:
+def _module_mode(opts: Options, ws: Workspace, project: Project) -> tuple[list[str], Path | None]:
     """The user's go flags as the private workspace can take them, and the vendor directory when
     the plain build reads one. -mod (flag or GOFLAGS) is honoured; -modfile and -overlay, which
     would replace ours, are refused rather than dropped."""
@@ -215,22 +227,51 @@ def _module_mode(
 
 
 def _use_vendor(
-    ws: Workspace, project: Project, user_vendor: Path, hooks_paths: list[str]
+    ws: Workspace,
+    project: Project,
+    user_vendor: Path,
+    rule_sets: list[RuleSet],
+    modules_of: dict[str, Path],
+    used: set[Path],
 ) -> list[DependencyChange]:
     """Build from the user's vendor/: a workspace vendor directory with their vendored packages
-    and the hooks' own dependencies; returns the versions the hooks raised."""
+    and the dependencies of our hooks modules in the workspace; returns the versions raised."""
     if not (user_vendor / "modules.txt").is_file():
         raise UserError(f"-mod=vendor is set but {user_vendor}/modules.txt does not exist.")
-    rules_dir = builtin_rules_dir()
     # The user's own hooks are in their module, vendored with it; ours need the SDK added.
-    ours = [h for h in hooks_paths if h.startswith(RULES_MODULE + "/")]
-    hooks = hooks_dependencies(rules_dir, ours, ws.env) if ours else []
-    gomods = [m.dir / "go.mod" for m in project.modules] + [rules_dir / "go.mod"]
+    rules_dir = builtin_rules_dir().resolve()
+    ours: dict[Path, set[str]] = {}
+    for rs in rule_sets:
+        module = modules_of[rs.name]
+        if module in used and module.is_relative_to(rules_dir):
+            ours.setdefault(module, set()).add(rs.hooks)
+    hooks = [dep for module, paths in sorted(ours.items())
+             for dep in hooks_dependencies(module, sorted(paths), ws.env)]  # fmt: skip
+    gomods = [m.dir / "go.mod" for m in project.modules] + [m / "go.mod" for m in sorted(ours)]
     required = required_versions(gomods, ws.env)
-    modules, changes = merge(read_modules_txt(user_vendor / "modules.txt"), user_vendor, hooks, required)
+    modules, changes = merge(
+        read_modules_txt(user_vendor / "modules.txt"), user_vendor, hooks, required
+    )
     write_vendor(ws.dir / "vendor", modules, required)
-    ws.env["GOFLAGS"] = " ".join([*ws.env.get("GOFLAGS", "").split(), "-mod=vendor"])
+    if "-mod=vendor" not in ws.env.get("GOFLAGS", "").split():
+        ws.env["GOFLAGS"] = " ".join([*ws.env.get("GOFLAGS", "").split(), "-mod=vendor"])
     return changes
+
+
+def _hooks_module(rule_set: RuleSet) -> Path:
+    """The directory of the Go module that holds a rule set's hooks (its nearest go.mod)."""
+    for directory in rule_set.path.resolve().parents:
+        if (directory / "go.mod").is_file():
+            return directory
+    return rule_set.path.resolve().parent
+
+
+def _targets(rule_set: RuleSet) -> set[str]:
+    return (
+        {r.import_path for r in rule_set.functions}
+        | {r.import_path for r in rule_set.structs}
+        | {r.import_path for r in rule_set.files}
+    )
 
 
 def _dependency_changes(

@@ -154,7 +154,12 @@ def write_vendor(
     symbolic links to the package's files (and to sub-directories that hold no other package,
     such as embedded assets)."""
     lines = ["## workspace"]
-    for m in modules:
+    # A requirement of a go.mod that no package is built from is listed all the same: the go
+    # command checks that every explicit requirement appears.
+    listed = {m.path for m in modules}
+    bare = [VendoredModule(path, max(versions, key=module_version_key), explicit=True)
+            for path, versions in required.items() if path not in listed]  # fmt: skip
+    for m in sorted([*modules, *bare], key=lambda m: m.path):
         # Each other version a go.mod requires is listed, as `go work vendor` does.
         for version in sorted(required.get(m.path, set()) - {m.version}, key=module_version_key):
             lines += [f"# {m.path} {version}", "## explicit"]
