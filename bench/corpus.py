@@ -68,6 +68,7 @@ class Entry:
     patterns: list[str]
     note: str = ""
     flags: list[str] = field(default_factory=list)  # extra go test flags, e.g. -skip=^TestNeedsDNS$
+    env: dict[str, str] = field(default_factory=dict)  # NAME=VALUE words: set for both runs
 
     @property
     def name(self) -> str:
@@ -126,6 +127,9 @@ class ModuleResult:
 # --------------------------------------------------------------------------- the corpus file
 
 
+ENV_WORD = re.compile(r"^[A-Z_][A-Z0-9_]*=")
+
+
 def read_corpus(path: Path) -> list[Entry]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -140,9 +144,10 @@ def read_corpus(path: Path) -> list[Entry]:
         module, at, version = words[0].partition("@")
         if not at or not module or not version.startswith("v"):
             raise CannotRun(f"{path}:{number}: expected module@version, got {words[0]!r}.")
+        env = dict(w.split("=", 1) for w in words[1:] if ENV_WORD.match(w))
         flags = [w for w in words[1:] if w.startswith("-")]
-        patterns = [w for w in words[1:] if not w.startswith("-")] or ["./..."]
-        entries.append(Entry(module, version, patterns, note.strip(), flags))
+        rest = [w for w in words[1:] if not w.startswith("-") and not ENV_WORD.match(w)]
+        entries.append(Entry(module, version, rest or ["./..."], note.strip(), flags, env))
     if not entries:
         raise CannotRun(f"{path} lists no module.")
     return entries
@@ -343,7 +348,7 @@ def summarize_report(path: Path, result: ModuleResult) -> None:
 def run_module(entry: Entry, opts: argparse.Namespace, tool: list[str], tool_env: dict[str, str],
                work: Path, logs: Path, say: Any) -> ModuleResult:  # fmt: skip
     result = ModuleResult(entry)
-    env = base_env()
+    env = {**base_env(), **entry.env}
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", entry.name)
     scratch = work / "dl" / slug
     scratch.mkdir(parents=True, exist_ok=True)
@@ -514,6 +519,9 @@ def render_details(results: list[ModuleResult], markdown: bool) -> str:
         if res.functions_by_rule:
             by = ", ".join(f"{k} {v}" for k, v in sorted(res.functions_by_rule.items()))
             lines.append(f"{bullet}functions instrumented by rule set: {by}")
+        if res.entry.env:
+            shown = " ".join(f"{k}={v}" for k, v in res.entry.env.items())
+            lines.append(f"{bullet}environment (both runs): {shown}")
         if res.entry.flags:
             lines.append(f"{bullet}extra go test flags (both runs): {' '.join(res.entry.flags)}")
         if res.prep:
