@@ -304,11 +304,6 @@ def test_an_edited_verdict_file_means_asking_the_compiler_again(
 HELPER_KEEPS = "func Use(call *api.CallContext) { Kept = append(Kept, call) }\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verdict_key hashes the hooks package's own files, not the local packages it calls: "
-    "a stale verdict survives an edit there (left to the owner of verdict_key, see the report)",
-)
 def test_an_edit_to_a_package_the_hooks_call_means_asking_again(tmp_path: Path) -> None:
     """The verdict on workEnter depends on helper.Use, in another package of the user's module:
     when Use starts keeping the context, the kept "does not escape" verdict is stale."""

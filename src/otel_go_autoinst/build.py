@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cache
+from . import __version__, cache
 from .detect import Package, Project, go_version_tuple
 from .plan import Plan
 from .report import Diagnostic
@@ -394,14 +394,16 @@ def verdict_key(
     plan: Plan,
     conservative: Rewrite,
     dep_dirs: Collection[Path],
+    local: Iterable[Package],
     flags: Sequence[str],
 ) -> str:
-    """A hash of everything the compiler's verdicts on the hooks depend on: the Go toolchain and
-    environment, the modules' requirements, the hooks' sources and the conservative rewrite of
+    """A hash of everything the compiler's verdicts on the hooks depend on: the tool and the Go
+    toolchain and environment, the modules' requirements, the sources of the `local` packages
+    (the hooks packages and the unversioned packages they import) and the conservative rewrite of
     the packages (in `dep_dirs`) the hooks are compiled against."""
     digest = hashlib.sha256()
     env = ws.project.env
-    for part in (env.version, env.goos, env.goarch, ws.env.get("GOFLAGS", ""), *flags):
+    for part in (__version__, env.version, env.goos, env.goarch, ws.env.get("GOFLAGS", ""), *flags):
         digest.update(part.encode() + b"\0")
     digest.update(ws.gowork.read_bytes())
     modules = [m.dir for m in ws.project.modules] + [Path(p) for p in _used_dirs(ws.gowork)]
@@ -409,21 +411,22 @@ def verdict_key(
         for name in ("go.mod", "go.sum"):
             if (directory / name).exists():
                 digest.update((directory / name).read_bytes())
-    hooks_files = sorted({f for t in plan.targets for a in t.applications
-                          for h in (a.on_enter, a.on_exit) if h for f in h.file.parent.glob("*.go")})  # fmt: skip
     for path, content in [
         *sorted(conservative.changed.items()),
         *sorted(conservative.added.items()),
     ]:
         if path.parent in dep_dirs:
             digest.update(str(path).encode() + b"\0" + content)
-    for path in hooks_files:
+    for path in sorted({f for pkg in local for f in pkg.go_files}):
         digest.update(str(path).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
 def _used_dirs(gowork: Path) -> list[str]:
-    return re.findall(r"^\t(\S.*)$", gowork.read_text(encoding="utf-8"), re.M)
+    """The directories a go.work uses, in its `use ( ... )` block and `use DIR` lines."""
+    text = gowork.read_text(encoding="utf-8")
+    block = re.search(r"^use \($(.*?)^\)", text, re.M | re.S)
+    return (block[1].split() if block else []) + re.findall(r"^use ([^(\s]\S*)$", text, re.M)
 
 
 def load_verdicts(key: str) -> dict[tuple[str, str], list[bool]] | None:

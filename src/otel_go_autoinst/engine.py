@@ -160,7 +160,8 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
             if vendored is not None:
                 vendor_changes = _use_vendor(ws, project, vendored, rule_sets, modules_of, used)
         hooks_paths = sorted({rs.hooks for rs in rule_sets if modules_of[rs.name] in used})
-        listed = pool.submit(list_packages, project.root, hooks_paths, ws.env, deps=False)
+        # With their dependencies: the verdicts on the hooks depend on the local ones too.
+        listed = pool.submit(list_packages, project.root, hooks_paths, ws.env)
         # (vendor mode has no module graph to compare: the vendor merge reports its changes)
         our_versions = pool.submit(module_versions, project.root, ws.env)
         hooks = {p.import_path: p for p in listed.result()} if hooks_paths else {}
@@ -301,7 +302,9 @@ def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepar
         # What the hooks packages are compiled against: their own dependencies' rewrites.
         hooks_deps = {d for h in plan.hooks_packages for d in prepared.hooks[h].deps}
         dep_dirs = {p.dir for p in prepared.packages if p.import_path in hooks_deps}
-        key = verdict_key(ws, plan, conservative, dep_dirs, opts.list_flags)
+        # Local packages (the hooks', the helpers they call, the API): edited without a version.
+        local = [p for p in prepared.hooks.values() if not p.standard and p.module_version is None]
+        key = verdict_key(ws, plan, conservative, dep_dirs, local, opts.list_flags)
         cached = load_verdicts(key)
         if cached is not None:
             verdicts = cached
