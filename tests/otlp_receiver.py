@@ -1,4 +1,4 @@
-"""An OTLP/HTTP trace receiver for tests: listens on 127.0.0.1, decodes what it receives with the
+"""An OTLP/HTTP trace (and metrics: /v1/metrics, see `metrics`) receiver for tests: listens on 127.0.0.1, decodes what it receives with the
 official OTLP protobuf definitions (opentelemetry-proto) and keeps the spans.
 
     with OTLPReceiver() as rx:
@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -80,6 +84,7 @@ class Export:
     path: str
     content_type: str
     spans: list[Span]
+    metrics: list[MetricPoint] = field(default_factory=list)
 
 
 class OTLPReceiver:
@@ -105,21 +110,28 @@ class OTLPReceiver:
                     body = gzip.decompress(body)
                 ctype = self.headers.get("Content-Type", "")
                 spans: list[Span] = []
-                ok = self.path == "/v1/traces" and ctype.startswith("application/x-protobuf")
-                if ok:
+                points: list[MetricPoint] = []
+                proto = ctype.startswith("application/x-protobuf")
+                ok = proto and self.path in ("/v1/traces", "/v1/metrics")
+                if ok and self.path == "/v1/traces":
                     req = ExportTraceServiceRequest()
                     req.ParseFromString(body)
                     spans = decode(req)
+                    out = ExportTraceServiceResponse().SerializeToString()
+                elif ok:
+                    mreq = ExportMetricsServiceRequest()
+                    mreq.ParseFromString(body)
+                    points = decode_metrics(mreq)
+                    out = ExportMetricsServiceResponse().SerializeToString()
                 with receiver._cond:
                     receiver.requests += 1
-                    receiver.exports.append(Export(self.path, ctype, spans))
+                    receiver.exports.append(Export(self.path, ctype, spans, points))
                     receiver._cond.notify_all()
                 if not ok:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                out = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(out)))
@@ -144,6 +156,12 @@ class OTLPReceiver:
     def spans(self) -> list[Span]:
         with self._cond:
             return [s for e in self.exports for s in e.spans]
+
+    @property
+    def metric_exports(self) -> list[list[MetricPoint]]:
+        """The data points of each /v1/metrics request, in the order received."""
+        with self._cond:
+            return [e.metrics for e in self.exports if e.path == "/v1/metrics"]
 
     def wait_for(
         self, predicate: Callable[[list[Span]], bool], timeout: float = 20.0
@@ -184,4 +202,50 @@ def decode(req: ExportTraceServiceRequest) -> list[Span]:
                         resource=resource,
                     )
                 )
+    return out
+
+
+@dataclass
+class MetricPoint:
+    """One data point of a received metric, flattened for assertions. For histograms count, total
+    (the sum) and bounds are set; for sums and gauges value."""
+
+    name: str
+    unit: str
+    kind: str  # "histogram", "sum", "gauge", ...
+    attributes: dict[str, Any]
+    scope: str
+    resource: dict[str, Any]
+    count: int | None = None
+    total: float | None = None
+    bounds: list[float] = field(default_factory=list)
+    value: float | int | None = None
+    temporality: int = 0  # AGGREGATION_TEMPORALITY_*: 1 delta, 2 cumulative
+
+
+def decode_metrics(req: ExportMetricsServiceRequest) -> list[MetricPoint]:
+    out: list[MetricPoint] = []
+    for rm in req.resource_metrics:
+        resource = {kv.key: any_value(kv.value) for kv in rm.resource.attributes}
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data") or ""
+                data = getattr(m, kind) if kind else None
+                for p in getattr(data, "data_points", []):
+                    point = MetricPoint(
+                        name=m.name,
+                        unit=m.unit,
+                        kind=kind,
+                        attributes={kv.key: any_value(kv.value) for kv in p.attributes},
+                        scope=sm.scope.name,
+                        resource=resource,
+                        temporality=getattr(data, "aggregation_temporality", 0),
+                    )
+                    if kind in ("histogram", "exponential_histogram"):
+                        point.count, point.total = p.count, p.sum
+                        point.bounds = list(getattr(p, "explicit_bounds", []))
+                    else:
+                        which = p.WhichOneof("value")
+                        point.value = getattr(p, which) if which else None
+                    out.append(point)
     return out
