@@ -35,6 +35,13 @@ need_pkgs=()
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 [[ -e /etc/ssl/certs/ca-certificates.crt ]] || need_pkgs+=(ca-certificates)
+# --dev: the real servers the integration tests start (tests/servers.py); packages' own services
+# are not started here, the tests run them on 127.0.0.1 with temporary data directories
+if [[ "$dev" == 1 ]]; then
+  command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+  { command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; } || need_pkgs+=(postgresql)
+  { command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]]; } || need_pkgs+=(mariadb-server)
+fi
 if ((${#need_pkgs[@]})); then
   if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
     log "installing ${need_pkgs[*]}"
