@@ -102,6 +102,9 @@ class RunResult:
     log: str = ""
     tree_changed: list[str] = field(default_factory=list)
     test_seconds: float = 0.0  # sum of the per-package times go test prints (test binaries running)
+    tool_lines: list[str] = field(
+        default_factory=list
+    )  # "otel-go-autoinst: ..." lines but the summary
 
 
 @dataclass
@@ -190,6 +193,7 @@ def base_env() -> dict[str, str]:
 
 RESULT_LINE = re.compile(r"^(ok  |FAIL|\?   )\t(\S+)(?:[\t ](.*))?$")
 FAIL_TEST = re.compile(r"^(\s*)--- FAIL: (\S+)")
+TOOL_SUMMARY = re.compile(r"^otel-go-autoinst: instrumented \d+ function")
 NOISE = re.compile(r"^(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP)|PASS$|FAIL$|ok  \t|\?   \t)")
 
 
@@ -270,6 +274,16 @@ def excerpt(lines: list[str]) -> list[str]:
     return [s if len(s) <= 240 else s[:237] + "..." for s in kept[:EXCERPT_LINES]]
 
 
+def log_figures(result: RunResult, text: str) -> None:
+    """The figures read from the whole output (also for a run saved before they existed)."""
+    result.test_seconds = test_seconds(text)
+    result.tool_lines = [
+        s.strip()
+        for s in text.splitlines()
+        if s.strip().startswith("otel-go-autoinst: ") and not TOOL_SUMMARY.match(s.strip())
+    ]
+
+
 def go_test_result(code: int, text: str, seconds: float, timed_out: bool, log: str) -> RunResult:
     ok, no_tests, failures = parse_go_test(text)
     if timed_out:
@@ -281,7 +295,7 @@ def go_test_result(code: int, text: str, seconds: float, timed_out: bool, log: s
     else:
         status = "error"
     result = RunResult(status, seconds, code, ok, failures, no_tests, log=log)
-    result.test_seconds = test_seconds(text)
+    log_figures(result, text)
     if status in ("error", "timeout") or (code != 0 and not failures):
         tail = [s for s in text.strip().splitlines() if s.strip()]
         result.tool_error = [s[:240] for s in tail[-EXCERPT_LINES:]]
@@ -511,6 +525,13 @@ def render_details(results: list[ModuleResult], markdown: bool) -> str:
                     f"{bullet}{label} {r.status}: exit {r.exit_code}, last lines of the output:"
                 )
                 lines += fence(r.tool_error, markdown)
+            if r.tool_lines:
+                seen = sorted(set(r.tool_lines))
+                lines.append(
+                    f"{bullet}{label} output has {len(r.tool_lines)} line(s) from the tool or its SDK "
+                    "(only failing packages' output is shown by go test):"
+                )
+                lines += fence(seen[:5], markdown)
             if r.tree_changed:
                 shown = ", ".join(r.tree_changed[:10]) + (
                     " ..." if len(r.tree_changed) > 10 else ""
@@ -685,9 +706,7 @@ def load_json(path: Path) -> tuple[str, list[ModuleResult]]:
                 run_result = RunResult(**d)
                 log = Path(run_result.log)
                 if log.is_file():  # figures added since the run was recorded come from its log
-                    run_result.test_seconds = test_seconds(
-                        log.read_text(encoding="utf-8", errors="replace")
-                    )
+                    log_figures(run_result, log.read_text(encoding="utf-8", errors="replace"))
                 runs[key] = run_result
             entry = Entry(**r["entry"])
             fields = {k: v for k, v in r.items() if k not in ("entry", "plain", "inst")}
