@@ -25,7 +25,12 @@ func outputOnEnter(call *api.CallContext, l *log.Logger, pc uintptr, calldepth i
 		return
 	}
 	tid, sid, flags := logcorr.IDs(sc)
-	call.SetParam(3, func(b []byte) []byte {
+	call.SetParam(3, withIDs(appendOutput, tid, sid, flags))
+}
+
+// withIDs wraps appendOutput to append the ids after the message, before its newline if it has one.
+func withIDs(appendOutput func([]byte) []byte, tid, sid, flags string) func([]byte) []byte {
+	return func(b []byte) []byte {
 		start := len(b)
 		b = appendOutput(b)
 		msg := b[start:]
@@ -43,5 +48,5 @@ func outputOnEnter(call *api.CallContext, l *log.Logger, pc uintptr, calldepth i
 			b = append(b, '\n')
 		}
 		return b
-	})
+	}
 }
