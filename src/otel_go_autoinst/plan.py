@@ -89,11 +89,23 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Injection:
+    """One Go statement placed right after a function's "{" (a function rule with inject)."""
+
+    package: Package
+    file: Path
+    func: FuncDecl
+    statement: str
+    rule: FunctionRule
+    rule_set: str
+
+
+@dataclass(frozen=True)
 class StructEdit:
     package: Package
     file: Path
-    offset: int  # just after the struct's "{"
-    text: str  # " Field Type;"
+    offset: int  # at the struct's closing "}" (on its line): the new field comes last
+    text: str  # "Field Type; " with what the place needs around it
     rule: StructRule
 
 
@@ -110,6 +122,7 @@ class Plan:
     targets: list[Target] = field(default_factory=list)
     struct_edits: list[StructEdit] = field(default_factory=list)
     file_additions: list[FileAddition] = field(default_factory=list)
+    injections: list[Injection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     parsed: dict[Path, GoFile] = field(default_factory=dict)  # every target file, parsed once
 
@@ -126,10 +139,17 @@ class Plan:
 
     @property
     def instrumented_packages(self) -> list[str]:
+        """The packages the rewrite changes, less those of the runtime's own machinery, which get
+        no TJump (only support sets' fields, files and statements) and so need no compiler notes."""
         names = {t.package.import_path for t in self.targets}
         names |= {e.package.import_path for e in self.struct_edits}
         names |= {a.package.import_path for a in self.file_additions}
-        return sorted(names)
+        names |= {i.package.import_path for i in self.injections}
+        return sorted(n for n in names if not NEVER_INSTRUMENTED.match(n) or n in self._targeted)
+
+    @property
+    def _targeted(self) -> set[str]:
+        return {t.package.import_path for t in self.targets}
 
 
 def _shown(p: Param) -> str:
@@ -310,7 +330,9 @@ class Planner:
         hits = [p for p in packages if _matches_package(rule.import_path, p)]
         hits = [p for p in hits if _rule_applies(rule, p, self.go_version)]
         for pkg in hits:
-            if NEVER_INSTRUMENTED.match(pkg.import_path):
+            if rule.inject is not None and _trusted(rule_set):
+                pass  # the runtime's own support statements (see rules/gls)
+            elif NEVER_INSTRUMENTED.match(pkg.import_path):
                 self.plan.warnings.append(
                     f"{rule.source}: {pkg.import_path} cannot be instrumented; rule skipped."
                 )
@@ -327,6 +349,11 @@ class Planner:
                     if parsed.has_dot_import:
                         self.plan.warnings.append(
                             f"{path}:{func.line}: {func.qualified_name} is in a file with a dot import; skipped."
+                        )
+                        continue
+                    if rule.inject is not None:
+                        self.plan.injections.append(
+                            Injection(pkg, path, func, rule.inject, rule, rule_set.name)
                         )
                         continue
                     self._apply(rule_set, rule, pkg, path, func)
@@ -392,28 +419,87 @@ class Planner:
                     break
         return self._generic_types[key]
 
-    def add_struct_rule(self, rule: StructRule, packages: Sequence[Package]) -> None:
+    def add_struct_rule(
+        self, rule_set: RuleSet, rule: StructRule, packages: Sequence[Package]
+    ) -> None:
         for pkg in packages:
             if pkg.import_path != rule.import_path or not _rule_applies(rule, pkg, self.go_version):
+                continue
+            if not self._may_change(rule_set, rule.source, pkg):
                 continue
             for path in self._candidate_files(pkg, rule.struct):
                 declared = self._parse(path, pkg).types.get(rule.struct)
                 if declared is not None and declared[1] is not None:
-                    text = f" {rule.field_name} {rule.field_type};"
-                    self.plan.struct_edits.append(StructEdit(pkg, path, declared[1], text, rule))
+                    offset, text = _field_at_end(
+                        path.read_bytes(), declared[1], f"{rule.field_name} {rule.field_type};"
+                    )
+                    self.plan.struct_edits.append(StructEdit(pkg, path, offset, text, rule))
                     break
             else:
                 self.plan.warnings.append(
                     f"{rule.source}: {pkg.import_path} has no struct type {rule.struct}; rule skipped."
                 )
 
+    def _may_change(self, rule_set: RuleSet, source: str, pkg: Package) -> bool:
+        """The runtime's own machinery takes fields and files from built-in support sets only."""
+        if NEVER_INSTRUMENTED.match(pkg.import_path) and not _trusted(rule_set):
+            self.plan.warnings.append(
+                f"{source}: {pkg.import_path} cannot be changed by a user's rule; rule skipped."
+            )
+            return False
+        return True
+
     def add_file_rule(self, rule_set: RuleSet, rule: FileRule, packages: Sequence[Package]) -> None:
         for pkg in packages:
-            if _matches_package(rule.import_path, pkg) and _rule_applies(
-                rule, pkg, self.go_version
+            if (
+                _matches_package(rule.import_path, pkg)
+                and _rule_applies(rule, pkg, self.go_version)
+                and self._may_change(rule_set, rule.source, pkg)
             ):
                 name = f"zz_otel_{rule_set.name}_{rule.file.name}"
                 self.plan.file_additions.append(FileAddition(pkg, rule.file, name, rule))
+
+
+def _trusted(rule_set: RuleSet) -> bool:
+    """Built-in support sets may add to the runtime's own machinery (NEVER_INSTRUMENTED)."""
+    return rule_set.builtin and rule_set.support
+
+
+def _field_at_end(source: bytes, struct_open: int, field_text: str) -> tuple[int, str]:
+    """Where and how a new field goes last in the struct whose "{" ends at `struct_open`: at the
+    closing "}", on its line. Last, because a field first would move every other field (assembly
+    reads runtime.g's stack guard at a fixed offset; a leading 64-bit word is what 32-bit atomics
+    rely on being aligned; a *T is used as a pointer to its first field)."""
+    depth, i, n = 1, struct_open, len(source)
+    while i < n:
+        c = source[i : i + 1]
+        if c == b"{":
+            depth += 1
+        elif c == b"}":
+            depth -= 1
+            if depth == 0:
+                break
+        elif source.startswith(b"//", i):
+            i = source.find(b"\n", i)
+            i = n if i < 0 else i
+            continue
+        elif source.startswith(b"/*", i):
+            i = source.find(b"*/", i + 2)
+            i = n if i < 0 else i + 2
+            continue
+        elif c in (b'"', b"'", b"`"):
+            j = i + 1
+            while j < n and source[j : j + 1] != c:
+                j += 2 if c != b"`" and source[j : j + 1] == b"\\" else 1
+            i = j + 1
+            continue
+        i += 1
+    before = source[struct_open:i].rstrip(b" \t")
+    if not before.strip():  # an empty struct: struct{} or struct {\n}
+        return i, f" {field_text} "
+    if before.endswith(b"\n"):  # "}" opens its line: the field before it ended with the newline
+        return i, f"{field_text} "
+    return i, f"; {field_text} "
 
 
 def _replace_type_params(func: FuncDecl, params: tuple[goparse.TypeParam, ...]) -> FuncDecl:
@@ -461,7 +547,9 @@ def make_plan(
             for rule in rule_set.functions:
                 planner.add_function_rule(rule_set, rule, index.get(rule.import_path, []))
             for struct_rule in rule_set.structs:
-                planner.add_struct_rule(struct_rule, index.get(struct_rule.import_path, []))
+                planner.add_struct_rule(
+                    rule_set, struct_rule, index.get(struct_rule.import_path, [])
+                )
             for file_rule in rule_set.files:
                 planner.add_file_rule(rule_set, file_rule, index.get(file_rule.import_path, []))
     planner.plan.targets.sort(key=lambda t: (t.package.import_path, str(t.file), t.func.line))

@@ -1,8 +1,8 @@
 """Rewrite: a pure function from (sources, plan, escape verdicts) to new sources.
 
 Every edit stays on the line it touches: names given to unnamed results and `_` parameters stay
-where they were, the TJump goes right after the function's "{", a struct field right after its
-"{". Every original statement keeps its file and line.
+where they were, the TJump (or a rule's injected statement) goes right after the function's "{", a
+struct field right before its closing "}". Every original statement keeps its file and line.
 """
 
 from __future__ import annotations
@@ -92,6 +92,15 @@ def rewrite(plan: Plan, verdicts: EscapeVerdicts) -> Rewrite:
         ).encode("utf-8")
         runtime_dirs[path.parent] = gofile.package
 
+    targeted = {(t.file, t.func.line) for t in plan.targets}
+    for injection in plan.injections:
+        func = injection.func
+        if (injection.file, func.line) not in targeted:  # else the TJump named them already
+            edits[injection.file] += _signature_edits(func)
+        at = (func.body_open or 0) + 1
+        # Before the TJump when the function has one too: of two edits at one offset, the one
+        # listed later lands first (_apply sorts stably, in reverse).
+        edits[injection.file].append((at, at, f" {injection.statement};"))
     for edit in plan.struct_edits:
         edits[edit.file].append((edit.offset, edit.offset, edit.text))
     for path, file_edits in edits.items():

@@ -14,6 +14,10 @@ Safe-loaded and validated; every error names the file, the line and the field.
         on_enter: clientOnEnter                     # at least one of on_enter / on_exit
         on_exit: clientOnExit
         order: 10                                   # optional, default 0, lower is outermost
+      - import_path: runtime                        # function rule that injects one statement
+        function: gdestroy                          # (instead of hooks) on the function's "{"
+        inject: "gp.otel_gls = nil"                 # line; on runtime & co. only in built-in
+                                                    # support sets
       - import_path: net/http                       # struct rule
         struct: Request
         field: OtelSpan
@@ -58,6 +62,10 @@ class FunctionRule:
     on_exit: str | None = None
     order: int = 0  # lower is outermost
     source: str = ""  # "file.yaml:LINE", for messages and the report
+    # One Go statement placed right after the function's "{" (on that line), instead of hooks. An
+    # unnamed result is named as the TJump names it (_otelR0, ...), so a deferred statement can
+    # reach it. Packages never instrumented (the runtime) accept it from built-in support sets only.
+    inject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +273,10 @@ _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
             "on_enter": _HOOK,
             "on_exit": _HOOK,
             "order": {"type": "integer", "description": "an integer like 10"},
+            "inject": {
+                "type": "string",
+                "description": 'one Go statement on one line, like "gp.otel_gls = nil"',
+            },
         },
     },
     "struct": {
@@ -482,8 +494,23 @@ def load_rule_file(path: Path, *, builtin: bool = False) -> RuleSet:
                         f'expected a string like "Client" or "*Client", got {_describe(receiver)}'
                         + hint,
                     )
-            if "on_enter" not in entry and "on_exit" not in entry:
-                f.fail_at(where, "a function rule needs on_enter, on_exit or both")
+            inject = entry.get("inject")
+            if inject is not None:
+                if "on_enter" in entry or "on_exit" in entry:
+                    f.fail_at(
+                        (*where, "inject"),
+                        "a function rule has either inject or hooks (on_enter, on_exit), not both",
+                        key=True,
+                    )
+                inject = inject.strip()
+                if not inject or "\n" in inject or "\r" in inject:
+                    f.fail_at(
+                        (*where, "inject"),
+                        'expected one Go statement on one line, like "gp.otel_gls = nil", '
+                        f"got {_describe(entry['inject'])}",
+                    )
+            elif "on_enter" not in entry and "on_exit" not in entry:
+                f.fail_at(where, "a function rule needs on_enter, on_exit or both (or inject)")
             for hook in ("on_enter", "on_exit"):
                 if hook in entry:
                     _identifier(
@@ -500,6 +527,7 @@ def load_rule_file(path: Path, *, builtin: bool = False) -> RuleSet:
                     on_exit=entry.get("on_exit"),
                     order=int(entry.get("order", 0)),
                     source=source,
+                    inject=inject,
                 )
             )
         elif kind == "struct":
