@@ -14,7 +14,7 @@ from otel_go_autoinst.cli import main
 HERE = Path(__file__).parent
 MODULE = HERE / "data" / "golden"
 GOLDEN = HERE / "golden" / "rewrite.diff"
-ARGS = ["-C", str(MODULE), "--disable", "otelsetup", "--rules", str(MODULE / "rules")]
+ARGS = ["-C", str(MODULE), "--disable", "otelsetup", "--disable", "gls", "--rules", str(MODULE / "rules")]
 
 
 def test_rewrite_matches_golden(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,7 +118,7 @@ def test_diff_of_a_crlf_file_shows_only_the_edited_lines(
     lf = cases.read_bytes()
     assert b"\r\n" not in lf
     cases.write_bytes(lf.replace(b"\n", b"\r\n"))
-    args = ["-C", str(module), "--disable", "otelsetup", "--rules", str(module / "rules")]
+    args = ["-C", str(module), "--disable", "otelsetup,gls", "--rules", str(module / "rules")]
     assert main(["diff", *args, "./cases"]) == 0
     removed, added = _edited_lines(capsys.readouterr().out)
     golden_removed, golden_added = _edited_lines(GOLDEN.read_text(encoding="utf-8"))

@@ -21,14 +21,21 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/gls"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
 )
 
 const scope = "github.com/otel-go-autoinst/otel-go-autoinst/rules/databasesql"
 
+// disabled: OTEL_GO_DISABLED_INSTRUMENTATIONS names databasesql (or OTEL_GO_ENABLED_INSTRUMENTATIONS
+// does not, or OTEL_SDK_DISABLED=true): the hooks return at once.
+var disabled = !switches.On("databasesql")
+
 // callState goes from an onEnter hook to the matching onExit hook.
 type callState struct {
 	span   trace.Span // nil when no span was started
+	gls    gls.Token  // the span is current while the call runs (the driver's own calls)
 	system string
 	query  string
 	ctx    context.Context
@@ -56,11 +63,10 @@ var (
 	stmts sync.Map // *sql.Stmt -> *stmtInfo
 )
 
-// start begins a CLIENT span and keeps it for onExit.
+// start begins a CLIENT span and keeps it for onExit. Its parent is ctx's span, else the span
+// current in the calling goroutine (db.Query, tx.Exec and friends pass context.Background()).
 func start(call *api.CallContext, ctx context.Context, system, operation, query string) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = gls.Parent(ctx)
 	attrs := make([]attribute.KeyValue, 0, 3)
 	attrs = append(attrs, semconv.DBSystemNameKey.String(system))
 	if operation != "" {
@@ -73,11 +79,11 @@ func start(call *api.CallContext, ctx context.Context, system, operation, query 
 	if name == "" {
 		name = system
 	}
-	_, span := otelsetup.Tracer(scope).Start(ctx, name,
+	spanCtx, span := otelsetup.Tracer(scope).Start(ctx, name,
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attrs...))
 	call.SetData(&callState{span: span, system: system, query: query, ctx: ctx,
-		operation: operation, start: startTime()})
+		operation: operation, start: startTime(), gls: gls.Enter(spanCtx)})
 	if panicTest {
 		panic("otel-go-autoinst test build: database/sql onEnter panics on purpose")
 	}
@@ -92,6 +98,7 @@ func finish(call *api.CallContext, err error) *callState {
 	if st == nil {
 		return nil
 	}
+	gls.Exit(st.gls)
 	if st.span != nil {
 		if err != nil {
 			st.span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
@@ -106,23 +113,38 @@ func finish(call *api.CallContext, err error) *callState {
 // ---- *sql.DB
 
 func dbQueryOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, query string, args []any) {
+	if disabled {
+		return
+	}
 	start(call, ctx, dbSystem(db), operationName(query), query)
 }
 
 func dbExecOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, query string, args []any) {
+	if disabled {
+		return
+	}
 	start(call, ctx, dbSystem(db), operationName(query), query)
 }
 
 func dbPrepareOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, query string) {
+	if disabled {
+		return
+	}
 	start(call, ctx, dbSystem(db), "PREPARE", query)
 }
 
 func dbBeginOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, opts *sql.TxOptions) {
+	if disabled {
+		return
+	}
 	start(call, ctx, dbSystem(db), "BEGIN", "")
 }
 
 // dbConnOnEnter/Exit remember the system of a *sql.Conn taken from a *sql.DB.
 func dbConnOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context) {
+	if disabled {
+		return
+	}
 	call.SetData(&callState{system: dbSystem(db)})
 }
 
@@ -143,22 +165,37 @@ func connSystem(c *sql.Conn) string {
 }
 
 func connQueryOnEnter(call *api.CallContext, c *sql.Conn, ctx context.Context, query string, args []any) {
+	if disabled {
+		return
+	}
 	start(call, ctx, connSystem(c), operationName(query), query)
 }
 
 func connExecOnEnter(call *api.CallContext, c *sql.Conn, ctx context.Context, query string, args []any) {
+	if disabled {
+		return
+	}
 	start(call, ctx, connSystem(c), operationName(query), query)
 }
 
 func connPrepareOnEnter(call *api.CallContext, c *sql.Conn, ctx context.Context, query string) {
+	if disabled {
+		return
+	}
 	start(call, ctx, connSystem(c), "PREPARE", query)
 }
 
 func connBeginOnEnter(call *api.CallContext, c *sql.Conn, ctx context.Context, opts *sql.TxOptions) {
+	if disabled {
+		return
+	}
 	start(call, ctx, connSystem(c), "BEGIN", "")
 }
 
 func connCloseOnEnter(call *api.CallContext, c *sql.Conn) {
+	if disabled {
+		return
+	}
 	conns.Delete(c)
 }
 
@@ -198,16 +235,25 @@ func txContext(tx *sql.Tx, ctx context.Context) (context.Context, string) {
 }
 
 func txQueryOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, query string, args []any) {
+	if disabled {
+		return
+	}
 	ctx, system := txContext(tx, ctx)
 	start(call, ctx, system, operationName(query), query)
 }
 
 func txExecOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, query string, args []any) {
+	if disabled {
+		return
+	}
 	ctx, system := txContext(tx, ctx)
 	start(call, ctx, system, operationName(query), query)
 }
 
 func txPrepareOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, query string) {
+	if disabled {
+		return
+	}
 	ctx, system := txContext(tx, ctx)
 	start(call, ctx, system, "PREPARE", query)
 }
@@ -226,14 +272,27 @@ func txEnd(call *api.CallContext, tx *sql.Tx, operation string) {
 	start(call, info.ctx, info.system, operation, "")
 }
 
-func txCommitOnEnter(call *api.CallContext, tx *sql.Tx) { txEnd(call, tx, "COMMIT") }
+func txCommitOnEnter(call *api.CallContext, tx *sql.Tx) {
+	if disabled {
+		return
+	}
+	txEnd(call, tx, "COMMIT")
+}
 
-func txRollbackOnEnter(call *api.CallContext, tx *sql.Tx) { txEnd(call, tx, "ROLLBACK") }
+func txRollbackOnEnter(call *api.CallContext, tx *sql.Tx) {
+	if disabled {
+		return
+	}
+	txEnd(call, tx, "ROLLBACK")
+}
 
 func txEndOnExit(call *api.CallContext, err error) { finish(call, err) }
 
 // txStmtOnEnter/Exit carry what is known of a statement to its transaction-specific copy.
 func txStmtOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, stmt *sql.Stmt) {
+	if disabled {
+		return
+	}
 	if v, ok := stmts.Load(stmt); ok {
 		call.SetData(v)
 	}
@@ -263,16 +322,25 @@ func stmtInfoOf(s *sql.Stmt) *stmtInfo {
 }
 
 func stmtQueryOnEnter(call *api.CallContext, s *sql.Stmt, ctx context.Context, args []any) {
+	if disabled {
+		return
+	}
 	info := stmtInfoOf(s)
 	start(call, ctx, info.system, operationName(info.query), info.query)
 }
 
 func stmtExecOnEnter(call *api.CallContext, s *sql.Stmt, ctx context.Context, args []any) {
+	if disabled {
+		return
+	}
 	info := stmtInfoOf(s)
 	start(call, ctx, info.system, operationName(info.query), info.query)
 }
 
 func stmtCloseOnEnter(call *api.CallContext, s *sql.Stmt) {
+	if disabled {
+		return
+	}
 	stmts.Delete(s)
 }
 

@@ -17,8 +17,8 @@
 //     that references nothing;
 //   - concurrent requests never cross-parent: each goroutine sees its own entry, or its creator's.
 //
-// Without the runtime support (a plain build of this package, its own tests, or the rule set turned
-// off) nothing is goroutine-local: Parent returns its argument (or context.Background()), SpanContext
+// Without the runtime support (a plain build of this package, its own tests, the rule set turned off
+// at build time, or switched off at run time by OTEL_GO_DISABLED_INSTRUMENTATIONS=gls) nothing is goroutine-local: Parent returns its argument (or context.Background()), SpanContext
 // the invalid span context, and Enter/Exit do nothing, at the cost of one load and one branch.
 package gls
 
@@ -28,6 +28,8 @@ import (
 	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 )
 
 // entry is what a goroutine's runtime.g points at: the span current in it, shared by pointer with
@@ -51,6 +53,14 @@ type Token struct {
 var runtimeSlot struct {
 	get func() unsafe.Pointer
 	set func(unsafe.Pointer)
+}
+
+// OTEL_GO_DISABLED_INSTRUMENTATIONS=gls (or OTEL_SDK_DISABLED=true, or an
+// OTEL_GO_ENABLED_INSTRUMENTATIONS without gls) turns goroutine-local context off at run time.
+func init() {
+	if !switches.On("gls") {
+		runtimeSlot.get, runtimeSlot.set = nil, nil
+	}
 }
 
 // Active reports whether this build has the runtime support for goroutine-local context.

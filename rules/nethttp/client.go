@@ -16,12 +16,14 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/gls"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
 )
 
 // clientState goes from clientOnEnter to clientOnExit.
 type clientState struct {
 	span trace.Span
+	gls  gls.Token     // the CLIENT span is current while RoundTrip runs
 	orig *http.Request // the caller's request
 	sent *http.Request // the copy carrying the trace headers, nil when none was made
 	// start is when the request was sent, for http.client.request.duration (metrics.go); zero
@@ -31,18 +33,20 @@ type clientState struct {
 
 // clientOnEnter runs at the top of (*http.Transport).RoundTrip: every request an http.Client sends
 // through the default or any http.Transport, each redirect hop included. The CLIENT span is a child
-// of the request's context; the trace context and baggage go out in the headers of a shallow copy
+// of the request's context, or of the span current in the calling goroutine when that context has
+// none (http.Get, a client without NewRequestWithContext); the trace context and baggage go out in the headers of a shallow copy
 // of the request (a RoundTripper must not modify the caller's request).
 //
 // Requests of the SDK's own exporters are never traced.
 func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) {
-	if req == nil || req.URL == nil {
+	if disabled || req == nil || req.URL == nil {
 		return
 	}
 	ctx := req.Context()
 	if otelsetup.IsExporterContext(ctx) {
 		return
 	}
+	ctx = gls.Parent(ctx)
 	verb := methodName(req.Method)
 	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb, trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() { // sampled out: no attribute is worth building
@@ -70,6 +74,7 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 		return
 	}
 	call.SetData(st)
+	st.gls = gls.Enter(ctx) // clientOnExit, which the data reaches, exits it
 	if panicTest {
 		panic("otel-go-autoinst test build: clientOnEnter panics on purpose")
 	}
@@ -106,6 +111,7 @@ func clientOnExit(call *api.CallContext, resp *http.Response, err error) {
 	if !st.start.IsZero() {
 		defer recordClient(st.start, st.orig, resp, err) // metrics.go
 	}
+	gls.Exit(st.gls)
 	span := st.span
 	defer span.End()
 	if err != nil {

@@ -12,9 +12,15 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 )
 
 const scope = "github.com/otel-go-autoinst/otel-go-autoinst/rules/nethttp"
+
+// disabled: OTEL_GO_DISABLED_INSTRUMENTATIONS names nethttp (or OTEL_GO_ENABLED_INSTRUMENTATIONS
+// does not, or OTEL_SDK_DISABLED=true): the hooks return at once.
+var disabled = !switches.On("nethttp")
 
 // methodAttrs returns the http.request.method attributes (and the span name's method): the known
 // methods as they are, any other as _OTHER with the original kept (semantic conventions).

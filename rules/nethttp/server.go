@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/gls"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
 )
 
@@ -32,6 +33,7 @@ type serverState struct {
 	// (muxOnExit); the first non-empty of route, mux and req.Pattern names the span.
 	route, mux string
 	start      time.Time // for http.server.request.duration (metrics.go)
+	gls        gls.Token // the span is current in the handler's goroutine (and those it starts)
 }
 
 // serverOnEnter runs at the top of net/http's serverHandler.ServeHTTP, which every http.Server
@@ -41,7 +43,7 @@ type serverState struct {
 //
 // Parameters: 0 the serverHandler (unexported, hence any), 1 the ResponseWriter, 2 the request.
 func serverOnEnter(call *api.CallContext, _ any, rw http.ResponseWriter, req *http.Request) {
-	if req == nil || req.URL == nil {
+	if disabled || req == nil || req.URL == nil {
 		return
 	}
 	ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
@@ -60,6 +62,10 @@ func serverOnEnter(call *api.CallContext, _ any, rw http.ResponseWriter, req *ht
 	st.req = next
 	call.SetParam(2, next)
 	call.SetData(st)
+	// Calls the handler makes without its request's context (http.Get, db.Query, in goroutines it
+	// starts too) find the span goroutine-local. Not the other way round: a server span's parent is
+	// only ever the one in the request's headers.
+	st.gls = gls.Enter(ctx)
 	if panicTest {
 		panic("otel-go-autoinst test build: serverOnEnter panics on purpose")
 	}
@@ -101,6 +107,7 @@ func serverOnExit(call *api.CallContext) {
 	if st == nil {
 		return
 	}
+	gls.Exit(st.gls) // before the span ends: from now on nothing takes it as a parent
 	span := st.span
 	defer span.End()
 	route := st.route
