@@ -14,7 +14,7 @@ from otel_go_autoinst.cli import main
 HERE = Path(__file__).parent
 MODULE = HERE / "data" / "golden"
 GOLDEN = HERE / "golden" / "rewrite.diff"
-ARGS = ["-C", str(MODULE), "--disable", "otelsetup", "--disable", "gls", "--rules", str(MODULE / "rules")]
+ARGS = ["-C", str(MODULE), "--disable", "otelsetup,gls", "--rules", str(MODULE / "rules")]
 
 
 def test_rewrite_matches_golden(capsys: pytest.CaptureFixture[str]) -> None:
