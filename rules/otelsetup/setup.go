@@ -23,6 +23,9 @@
 //   - OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, _TIMEOUT, _COMPRESSION, _CERTIFICATE, _INSECURE: read by
 //     the exporters themselves.
 //   - OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: the resource.
+//   - OTEL_PROPAGATORS: tracecontext,baggage by default; b3, b3multi and none too (propagators.go).
+//   - OTEL_GO_DISABLED_INSTRUMENTATIONS / OTEL_GO_ENABLED_INSTRUMENTATIONS: integrations (rule set
+//     names) switched off or on at run time (rules/internal/switches).
 //   - OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_BSP_*: read by the SDK.
 //
 // A program that sets its own global TracerProvider (or propagator) keeps it: this package only sets
@@ -46,7 +49,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
@@ -113,8 +115,7 @@ func setup() {
 	if !isDefaultGlobal(otel.GetTextMapPropagator()) {
 		// The program (one of its packages' init) chose its propagators: keep them.
 	} else {
-		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
-			propagation.TraceContext{}, propagation.Baggage{}))
+		otel.SetTextMapPropagator(propagatorsFrom(os.Getenv)) // propagators.go: OTEL_PROPAGATORS
 	}
 	if !isDefaultGlobal(otel.GetTracerProvider()) {
 		return // the program set its own TracerProvider first: it keeps it
