@@ -1,0 +1,3 @@
+module example.com/gls
+
+go 1.23
