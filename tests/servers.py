@@ -117,11 +117,23 @@ def _wait_ready(server: Server, ready: Callable[[], bool], timeout: float = 60) 
     )
 
 
-def _exchange(port: int, payload: bytes, timeout: float = 2) -> bytes:
+def _accepts(port: int) -> bool:
+    with socket.create_connection((HOST, port), timeout=2):
+        return True
+
+
+def _exchange(port: int, payload: bytes, timeout: float = 2) -> bytes | None:
+    """What the server says first (after payload, when given); None for a server that waits for
+    the client (no payload, nothing within timeout)."""
     with socket.create_connection((HOST, port), timeout=timeout) as s:
         if payload:
             s.sendall(payload)
-        return s.recv(4096)
+        try:
+            return s.recv(4096)
+        except TimeoutError:
+            if payload:
+                raise
+            return None
 
 
 def _run_setup(cmd: list[str], what: str, timeout: float = 120, **kw: object) -> None:
@@ -143,7 +155,7 @@ def _start_redis(tmp: Path) -> Server:
         "--logfile", "",
     ]  # fmt: skip
     server = Server("redis-server", HOST, port, _spawn(cmd, log), tmp, log)
-    _wait_ready(server, lambda: _exchange(port, b"PING\r\n").startswith(b"+PONG"))
+    _wait_ready(server, lambda: (_exchange(port, b"PING\r\n") or b"").startswith(b"+PONG"))
     return server
 
 
@@ -240,7 +252,31 @@ def _start_mariadb(tmp: Path) -> Server:
     server = Server("mariadb", HOST, port, _spawn(cmd, tmp / "mariadb.out"), tmp, log)
     # the server's greeting (protocol 10) arrives once it accepts connections; the init file has
     # run by then
-    _wait_ready(server, lambda: _exchange(port, b"")[4:5] == b"\x0a")
+    _wait_ready(server, lambda: (_exchange(port, b"") or b"")[4:5] == b"\x0a")
+    return server
+
+
+# --- MongoDB wire protocol: FerretDB ------------------------------------------------------
+
+FERRETDB_MODULE = Path(__file__).parent / "data" / "modules" / "data_ferretdb"
+
+
+def _start_ferretdb(tmp: Path) -> Server:
+    """FerretDB v1 with its SQLite backend (a real MongoDB wire-protocol server), built from the Go
+    module proxy by the plain go command (tests/data/modules/data_ferretdb; the build cache makes
+    later sessions quick)."""
+    go = _need("go")
+    exe = tmp / "ferretdb"
+    _run_setup(
+        [go, "build", "-o", str(exe), "."], "building FerretDB", timeout=900, cwd=FERRETDB_MODULE
+    )
+    data = tmp / "data"
+    data.mkdir()
+    port = free_port()
+    log = tmp / "ferretdb.log"
+    cmd = [str(exe), "-addr", f"{HOST}:{port}", "-dir", str(data)]
+    server = Server("ferretdb", HOST, port, _spawn(cmd, log), tmp, log)
+    _wait_ready(server, lambda: _accepts(port), timeout=120)
     return server
 
 
@@ -277,3 +313,9 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """MariaDB with user DB_USER / DB_PASSWORD and database DB_NAME."""
     yield from _serve("mariadb", _start_mariadb, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A MongoDB wire-protocol server (FerretDB with SQLite), no authentication."""
+    yield from _serve("ferretdb", _start_ferretdb, tmp_path_factory)
