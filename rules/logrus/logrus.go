@@ -13,6 +13,7 @@ import (
 	"reflect"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/logcorr"
 )
 
@@ -24,6 +25,9 @@ var contextType = reflect.TypeFor[context.Context]()
 //
 // Parameter 0: the *logrus.Entry.
 func writeOnEnter(call *api.CallContext, entry any) {
+	if !switches.On("logrus") {
+		return
+	}
 	v := reflect.ValueOf(entry)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return

@@ -9,11 +9,15 @@ import (
 	stdslog "log/slog"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/logcorr"
 )
 
 // traceAttrs returns the three attributes of the span current for ctx, or nil.
 func traceAttrs(ctx context.Context) []stdslog.Attr {
+	if !switches.On("slog") {
+		return nil
+	}
 	sc := logcorr.Current(ctx)
 	if !sc.IsValid() {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"log"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/logcorr"
 )
 
@@ -17,7 +18,7 @@ import (
 //
 // Parameters: 0 the Logger, 1 pc, 2 calldepth, 3 appendOutput.
 func outputOnEnter(call *api.CallContext, l *log.Logger, pc uintptr, calldepth int, appendOutput func([]byte) []byte) {
-	if appendOutput == nil {
+	if appendOutput == nil || !switches.On("stdlog") {
 		return
 	}
 	sc := logcorr.Current(nil)

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/logcorr"
 )
 
@@ -54,6 +55,9 @@ func cachedLayout(t reflect.Type) *fieldLayout {
 //
 // Parameters: 0 the *CheckedEntry, 1 the fields ([]zapcore.Field).
 func writeOnEnter(call *api.CallContext, ce any, fields any) {
+	if !switches.On("zap") {
+		return
+	}
 	v := reflect.ValueOf(fields)
 	if v.Kind() != reflect.Slice {
 		return

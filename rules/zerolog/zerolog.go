@@ -14,6 +14,7 @@ import (
 	"reflect"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/logcorr"
 )
 
@@ -23,6 +24,9 @@ import (
 //
 // Parameters: 0 the *Event, 1 the message.
 func msgOnEnter(call *api.CallContext, event any, msg string) {
+	if !switches.On("zerolog") {
+		return
+	}
 	v := reflect.ValueOf(event)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return
