@@ -69,6 +69,8 @@ class Span:
     status_message: str
     scope: str
     resource: dict[str, Any] = field(default_factory=dict)
+    # Each event as its attributes plus "name" (e.g. exception events: exception.message).
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def __repr__(self) -> str:  # short, for assertion messages
         return (
@@ -200,6 +202,10 @@ def decode(req: ExportTraceServiceRequest) -> list[Span]:
                         status_message=s.status.message,
                         scope=ss.scope.name,
                         resource=resource,
+                        events=[
+                            {"name": e.name, **{kv.key: any_value(kv.value) for kv in e.attributes}}
+                            for e in s.events
+                        ],
                     )
                 )
     return out

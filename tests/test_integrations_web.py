@@ -1,0 +1,365 @@
+"""Route templates and the fasthttp/Fiber servers end to end.
+
+tests/data/modules/webrouters serves one API through gin, echo v4, chi v5, gorilla/mux and a Go 1.22
+ServeMux (each mounted under a prefix of a top-level ServeMux, behind a middleware that copies the
+request); tests/data/modules/webfast serves through fasthttp and Fiber v2 and calls out with the
+fasthttp client. Each is built by `otel-go-autoinst build` with the newest releases and with the
+oldest the rule sets claim, serves real requests over 127.0.0.1, and the spans it sends over
+OTLP/HTTP are checked: the one SERVER span per request named `METHOD template` with http.route,
+framework errors recorded on it, parent taken from the incoming traceparent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from otlp_receiver import OTLPReceiver, Span  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+MODULES = REPO / "tests" / "data" / "modules"
+CLI = [sys.executable, "-m", "otel_go_autoinst.cli"]
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+
+ROUTER_VERSIONS = {
+    "newest": {
+        "github.com/gin-gonic/gin": "v1.12.0",
+        "github.com/labstack/echo/v4": "v4.16.0",
+        "github.com/go-chi/chi/v5": "v5.5.0",
+        "github.com/gorilla/mux": "v1.8.1",
+    },
+    "oldest": {
+        "github.com/gin-gonic/gin": "v1.9.0",
+        "github.com/labstack/echo/v4": "v4.10.0",
+        "github.com/go-chi/chi/v5": "v5.0.8",
+        "github.com/gorilla/mux": "v1.8.0",
+    },
+}
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Built:
+    variant: str
+    mod: Path
+    plain: Path
+    inst: Path
+    report: dict[str, object]
+
+
+def build(name: str, variant: str, tmp: Path) -> Built:
+    """The test module `name` with the go.mod of the variant (go.mod or oldest.mod), built plain
+    and instrumented."""
+    assert shutil.which("go"), "the Go toolchain is required"
+    mod = tmp / f"{name}-{variant}"
+    shutil.copytree(MODULES / name, mod)
+    if variant == "oldest":
+        (mod / "oldest.mod").replace(mod / "go.mod")
+        (mod / "oldest.sum").replace(mod / "go.sum")
+    plain, inst, report = tmp / "plain", tmp / "inst", tmp / "report.json"
+    _run(["go", "build", "-o", str(plain), "."], mod)
+    _run([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
+    return Built(variant, mod, plain, inst, json.loads(report.read_text()))
+
+
+def linked_versions(binary: Path) -> dict[str, str]:
+    out = subprocess.run(
+        ["go", "version", "-m", str(binary)], capture_output=True, text=True, check=True
+    ).stdout
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\s+dep\s+(\S+)\s+(\S+)", out, re.M)}
+
+
+@dataclass
+class Service:
+    proc: subprocess.Popen[str]
+    base: str
+    port: int
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        req = urllib.request.Request(self.base + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def stop(self) -> tuple[int, str, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for s in started:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.communicate()
+
+
+def start(binary: Path, env: dict[str, str], services: list[Service]) -> Service:
+    proc = subprocess.Popen(
+        [str(binary), "-addr", "127.0.0.1:0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.match(r"listening on (127\.0\.0\.1:(\d+))", line)
+    if not m:
+        proc.kill()
+        raise AssertionError(f"service did not start: {line!r}\n{proc.communicate()[1]}")
+    svc = Service(proc, f"http://{m.group(1)}", int(m.group(2)))
+    services.append(svc)
+    return svc
+
+
+def otlp_env(rx: OTLPReceiver) -> dict[str, str]:
+    return _clean_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
+        OTEL_SERVICE_NAME="web",
+        OTEL_BSP_SCHEDULE_DELAY="100",
+    )
+
+
+def server_spans(spans: list[Span]) -> list[Span]:
+    return [s for s in spans if s.kind == "SERVER"]
+
+
+def exceptions(span: Span) -> list[str]:
+    return [str(e.get("exception.message")) for e in span.events if e["name"] == "exception"]
+
+
+# --- gin, echo, chi, gorilla/mux, ServeMux ---------------------------------------------------
+
+# path -> (status, span name, http.route)
+ROUTES = {
+    "/gin/orders/1": (200, "GET /gin/orders/:id", "/gin/orders/:id"),
+    "/echo/orders/2": (200, "GET /echo/orders/:id", "/echo/orders/:id"),
+    "/chi/orders/3": (200, "GET /chi/orders/{id}", "/chi/orders/{id}"),
+    "/gorilla/orders/4": (200, "GET /gorilla/orders/{id}", "/gorilla/orders/{id}"),
+    "/mux/orders/5": (200, "GET /mux/orders/{id}", "/mux/orders/{id}"),
+    "/gin/fail": (500, "GET /gin/fail", "/gin/fail"),
+    "/echo/fail": (500, "GET /echo/fail", "/echo/fail"),
+}
+
+
+@pytest.fixture(scope="module", params=["newest", "oldest"])
+def routers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build("webrouters", request.param, tmp_path_factory.mktemp(f"web-{request.param}"))
+
+
+def test_router_rules_match_the_releases_of_the_build(routers: Built) -> None:
+    want = ROUTER_VERSIONS[routers.variant]
+    assert {m: v for m, v in linked_versions(routers.inst).items() if m in want} == want
+    by_rule: dict[str, set[str]] = {}
+    for f in routers.report["instrumented"]:  # type: ignore[attr-defined]
+        for rule in f["rules"]:
+            by_rule.setdefault(rule, set()).add(f"{f['receiver']}.{f['function']}")
+    assert by_rule["gin"] == {"*Engine.handleHTTPRequest"}
+    assert by_rule["echo"] == {"*Router.Find", "*Echo.DefaultHTTPErrorHandler"}
+    assert by_rule["chi"] == {"*Mux.routeHTTP"}
+    assert by_rule["gorillamux"] == {"*Router.Match"}
+    assert "*ServeMux.ServeHTTP" in by_rule["nethttp"]
+
+
+def test_one_server_span_per_request_named_by_route_template(
+    routers: Built, services: list[Service]
+) -> None:
+    with OTLPReceiver() as rx:
+        svc = start(routers.inst, otlp_env(rx), services)
+        for path, (status, _, _) in ROUTES.items():
+            got, _ = svc.get(path, {"traceparent": TRACEPARENT})
+            assert got == status, path
+        code, _, err = svc.stop()
+        assert code == 0, err
+        spans = rx.wait_for(lambda s: len(server_spans(s)) >= len(ROUTES))
+    spans = [s for s in spans if s.trace_id == TRACE_ID]
+    # One span per request, and it is net/http's SERVER span (no second span per request).
+    assert len(spans) == len(ROUTES), spans
+    for path, (status, name, route) in ROUTES.items():
+        (span,) = [s for s in spans if s.attributes["url.path"] == path]
+        assert span.kind == "SERVER"
+        assert span.name == name, span
+        assert span.attributes["http.route"] == route
+        assert span.attributes["http.response.status_code"] == status
+        assert span.parent_span_id == PARENT_ID
+        assert span.scope.endswith("/rules/nethttp")
+        assert span.status == ("ERROR" if status >= 500 else "UNSET")
+    (gin_fail,) = [s for s in spans if s.attributes["url.path"] == "/gin/fail"]
+    assert exceptions(gin_fail) == ["gin failure"]
+    (echo_fail,) = [s for s in spans if s.attributes["url.path"] == "/echo/fail"]
+    assert exceptions(echo_fail) == ["echo failure"]
+
+
+def test_routers_answer_like_plain(routers: Built, services: list[Service]) -> None:
+    plain = start(routers.plain, _clean_env(), services)
+    want = [plain.get(p) for p in ROUTES]
+    plain.stop()
+    inst = start(routers.inst, _clean_env(OTEL_TRACES_EXPORTER="none"), services)
+    assert [inst.get(p) for p in ROUTES] == want
+    assert inst.stop()[0] == 0
+
+
+def test_router_module_go_test_plain_and_instrumented(routers: Built) -> None:
+    if routers.variant != "newest":
+        pytest.skip("one instrumented test build per module: the newest releases")
+    _run(["go", "test", "-count=1", "./..."], routers.mod)
+    _run([*CLI, "test", "-C", str(routers.mod), "-count=1", "./..."], REPO, _clean_env())
+
+
+# --- fasthttp and Fiber v2 ---------------------------------------------------------------------
+
+FAST_VERSIONS = {
+    "newest": {"github.com/gofiber/fiber/v2": "v2.52.15", "github.com/valyala/fasthttp": "v1.78.0"},
+    "oldest": {"github.com/gofiber/fiber/v2": "v2.52.0", "github.com/valyala/fasthttp": "v1.51.0"},
+}
+
+
+@pytest.fixture(scope="module", params=["newest", "oldest"])
+def fast(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build("webfast", request.param, tmp_path_factory.mktemp(f"fast-{request.param}"))
+
+
+@dataclass
+class FastService:
+    proc: subprocess.Popen[str]
+    fiber: Service
+    bare: Service
+
+
+def start_fast(binary: Path, env: dict[str, str], services: list[Service]) -> FastService:
+    proc = subprocess.Popen(
+        [str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.match(r"listening on (127\.0\.0\.1:(\d+)) (127\.0\.0\.1:(\d+))", line)
+    if not m:
+        proc.kill()
+        raise AssertionError(f"service did not start: {line!r}\n{proc.communicate()[1]}")
+    fiber = Service(proc, f"http://{m.group(1)}", int(m.group(2)))
+    services.append(fiber)
+    return FastService(proc, fiber, Service(proc, f"http://{m.group(3)}", int(m.group(4))))
+
+
+FAST_REQUESTS = [
+    ("fiber", "/api/orders/1", 200, "fiber order 1"),
+    ("fiber", "/api/fail", 500, "fiber failure"),
+    ("fiber", "/nowhere", 404, "Cannot GET /nowhere"),
+    ("bare", "/hello", 200, "hello"),
+    ("bare", "/call", 200, "called: fiber order 7"),
+]
+
+
+def fast_answers(svc: FastService, headers: dict[str, str] | None = None) -> list[tuple[int, str]]:
+    return [getattr(svc, side).get(path, headers) for side, path, _, _ in FAST_REQUESTS]
+
+
+def test_fast_rules_match_the_releases_of_the_build(fast: Built) -> None:
+    want = FAST_VERSIONS[fast.variant]
+    assert {m: v for m, v in linked_versions(fast.inst).items() if m in want} == want
+    by_rule: dict[str, set[str]] = {}
+    for f in fast.report["instrumented"]:  # type: ignore[attr-defined]
+        for rule in f["rules"]:
+            by_rule.setdefault(rule, set()).add(f"{f['receiver']}.{f['function']}")
+    assert by_rule["fasthttp"] == {"*Server.Serve", "*Server.ServeConn", "*HostClient.Do"}
+    assert by_rule["fiber"] == {"*App.next"}
+    assert "nethttp" not in by_rule  # neither serves through net/http
+
+
+def test_fasthttp_and_fiber_spans(fast: Built, services: list[Service]) -> None:
+    with OTLPReceiver() as rx:
+        svc = start_fast(fast.inst, otlp_env(rx), services)
+        got = fast_answers(svc, {"traceparent": TRACEPARENT})
+        assert [(s, b) for s, b in got] == [(s, b) for _, _, s, b in FAST_REQUESTS]
+        code, _, err = svc.fiber.stop()
+        assert code == 0, err
+        spans = rx.wait_for(lambda s: len(server_spans(s)) >= len(FAST_REQUESTS) + 1)
+    servers_ = server_spans(spans)
+    for side, path, status, _ in FAST_REQUESTS:
+        port = getattr(svc, side).port
+        (span,) = [
+            s
+            for s in servers_
+            if s.attributes["url.path"] == path
+            and s.attributes["server.port"] == port
+            and s.trace_id == TRACE_ID
+        ]
+        assert span.parent_span_id == PARENT_ID
+        assert span.scope.endswith("/rules/fasthttp")
+        assert span.attributes["http.request.method"] == "GET"
+        assert span.attributes["http.response.status_code"] == status
+        assert span.attributes["server.address"] == "127.0.0.1"
+        assert span.attributes["client.address"] == "127.0.0.1"
+        assert span.status == ("ERROR" if status >= 500 else "UNSET")
+        if path.startswith("/api/"):
+            route = "/api/orders/:id" if path == "/api/orders/1" else path
+            assert span.name == f"GET {route}"
+            assert span.attributes["http.route"] == route
+        else:
+            assert span.name == f"GET {path}" and "http.route" not in span.attributes
+    (fail,) = [s for s in servers_ if s.attributes["url.path"] == "/api/fail"]
+    assert exceptions(fail) == ["fiber failure"]
+
+    # /call: a fasthttp CLIENT span, whose request the Fiber app served as its child.
+    (client,) = [s for s in spans if s.kind == "CLIENT"]
+    assert client.name == "GET" and client.scope.endswith("/rules/fasthttp")
+    assert client.attributes["url.full"] == f"{svc.fiber.base}/api/orders/7"
+    assert client.attributes["server.port"] == svc.fiber.port
+    assert client.attributes["http.response.status_code"] == 200
+    (callee,) = [s for s in servers_ if s.attributes["url.path"] == "/api/orders/7"]
+    assert callee.parent_span_id == client.span_id and callee.trace_id == client.trace_id
+    assert callee.name == "GET /api/orders/:id"
+    # Its parent is the /call server span when goroutine-local context is linked in, else none.
+    (call,) = [s for s in servers_ if s.attributes["url.path"] == "/call"]
+    assert client.parent_span_id in ("", call.span_id)
+
+
+def test_fast_answers_like_plain(fast: Built, services: list[Service]) -> None:
+    plain = start_fast(fast.plain, _clean_env(), services)
+    want = fast_answers(plain)
+    plain.fiber.stop()
+    inst = start_fast(fast.inst, _clean_env(OTEL_TRACES_EXPORTER="none"), services)
+    assert fast_answers(inst) == want
+    assert inst.fiber.stop()[0] == 0
+
+
+def test_fast_module_go_test_plain_and_instrumented(fast: Built) -> None:
+    if fast.variant != "newest":
+        pytest.skip("one instrumented test build per module: the newest releases")
+    _run(["go", "test", "-count=1", "./..."], fast.mod)
+    _run([*CLI, "test", "-C", str(fast.mod), "-count=1", "./..."], REPO, _clean_env())
