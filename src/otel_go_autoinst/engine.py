@@ -134,7 +134,8 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
     rule_sets = load_rule_sets(opts.rules, opts.disabled)
     go_flags, vendored = _module_mode(opts, ws, project)
     modules_of = {rs.name: _hooks_module(rs) for rs in rule_sets}
-    used = {m.dir.resolve() for m in project.modules} | {builtin_rules_dir().resolve()}
+    used: set[Path | None] = {m.dir.resolve() for m in project.modules}
+    used |= {builtin_rules_dir().resolve(), None}
     vendor_changes: list[DependencyChange] = []
     if vendored is not None:
         vendor_changes = _use_vendor(ws, project, vendored, rule_sets, modules_of, used)
@@ -151,8 +152,9 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
             {"main"} if any(p.is_command for p in packages) else set()
         )
         joining = sorted({
-            modules_of[rs.name] for rs in rule_sets
-            if modules_of[rs.name] not in used and _targets(rs) & present
+            module for rs in rule_sets
+            if (module := modules_of[rs.name]) is not None and module not in used
+            and _targets(rs) & present
         })  # fmt: skip
         if joining:
             ws.use(joining)
@@ -232,8 +234,8 @@ def _use_vendor(
     project: Project,
     user_vendor: Path,
     rule_sets: list[RuleSet],
-    modules_of: dict[str, Path],
-    used: set[Path],
+    modules_of: dict[str, Path | None],
+    used: set[Path | None],
 ) -> list[DependencyChange]:
     """Build from the user's vendor/: a workspace vendor directory with their vendored packages
     and the dependencies of our hooks modules in the workspace; returns the versions raised."""
@@ -244,7 +246,7 @@ def _use_vendor(
     ours: dict[Path, set[str]] = {}
     for rs in rule_sets:
         module = modules_of[rs.name]
-        if module in used and module.is_relative_to(rules_dir):
+        if module is not None and module in used and module.is_relative_to(rules_dir):
             ours.setdefault(module, set()).add(rs.hooks)
     hooks = [dep for module, paths in sorted(ours.items())
              for dep in hooks_dependencies(module, sorted(paths), ws.env)]  # fmt: skip
@@ -259,12 +261,15 @@ def _use_vendor(
     return changes
 
 
-def _hooks_module(rule_set: RuleSet) -> Path:
-    """The directory of the Go module that holds a rule set's hooks (its nearest go.mod)."""
+def _hooks_module(rule_set: RuleSet) -> Path | None:
+    """The directory of the Go module of a built-in rule set's hooks (its nearest go.mod); None
+    for the user's rule sets, whose hooks the go command finds in the user's own modules."""
+    if not rule_set.builtin:
+        return None
     for directory in rule_set.path.resolve().parents:
         if (directory / "go.mod").is_file():
             return directory
-    return rule_set.path.resolve().parent
+    return None
 
 
 def _targets(rule_set: RuleSet) -> set[str]:
