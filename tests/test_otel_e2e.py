@@ -256,6 +256,26 @@ def test_hello_request_gives_parented_server_client_sql_spans(binaries, services
         assert code == 0, err
 
 
+def test_calls_without_a_context_stay_in_the_request_trace_and_logs_carry_it(binaries, services):
+    """/stats reaches SQL and HTTP through helpers that take no context, and logs with slog: one
+    connected trace, and the log line carries the SERVER span's ids."""
+    with OTLPReceiver() as rx:
+        svc = start(binaries["inst"], otlp_env(rx))
+        services.append(svc)
+        status, _, body = svc.get("/stats", {"traceparent": TRACEPARENT})
+        assert (status, body) == (200, "visits 0, backend healthy true\n")
+        spans = in_trace(rx.wait_for(lambda got: len(in_trace(got, TRACE_ID)) >= 4), TRACE_ID)
+        server = one(spans, name="GET /stats")
+        query = one(spans, kind="CLIENT", parent_span_id=server.span_id, name="SELECT")
+        client = one(spans, kind="CLIENT", parent_span_id=server.span_id, name="GET")
+        health = one(spans, name="GET /healthz")
+        assert health.parent_span_id == client.span_id
+        assert query.attributes["db.query.text"] == "SELECT count(*) FROM visits"
+        _, _, stderr = svc.stop()
+    line = next(line for line in stderr.splitlines() if " INFO stats " in line)
+    assert f"trace_id={TRACE_ID}" in line and f"span_id={server.span_id}" in line, line
+
+
 def test_server_error_status_and_untraced_exporter(binaries, services):
     with OTLPReceiver() as rx:
         svc = start(binaries["inst"], otlp_env(rx))

@@ -7,6 +7,8 @@
 // The listen address also comes from $SERVICE_ADDR. Routes:
 //
 //	GET /hello/{name}       calls GET /backend/greeting, reads the greeting from SQL, records a visit
+//	GET /stats              counts the visits and checks the backend through helpers that take no
+//	                        context (as much real code does), and logs the figures with log/slog
 //	GET /backend/greeting   the second endpoint: answers the greeting's punctuation
 //	GET /fail               answers 500
 //	GET /healthz            answers ok
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -152,6 +155,18 @@ func NewHandler(db *sql.DB, backend string) http.Handler {
 		fmt.Fprintf(w, "%s, %s%s\n", greeting, name, punct)
 	})
 
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		visits, err := countVisits(db)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		healthy := backendHealthy(backend)
+		slog.Info("stats", "visits", visits, "backend_healthy", healthy)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "visits %d, backend healthy %t\n", visits, healthy)
+	})
+
 	mux.HandleFunc("GET /backend/greeting", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "!")
@@ -165,4 +180,20 @@ func NewHandler(db *sql.DB, backend string) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	return mux
+}
+
+// countVisits and backendHealthy take no context: instrumented, their SQL query and HTTP call are
+// still children of the request being served (goroutine-local context).
+func countVisits(db *sql.DB) (n int, err error) {
+	err = db.QueryRow(`SELECT count(*) FROM visits`).Scan(&n)
+	return n, err
+}
+
+func backendHealthy(backend string) bool {
+	resp, err := http.Get(backend + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

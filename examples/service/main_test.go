@@ -67,3 +67,11 @@ func TestFailAndHealth(t *testing.T) {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
 }
+
+func TestStats(t *testing.T) {
+	srv := newTestServer(t)
+	get(t, srv.URL+"/hello/ada")
+	if code, body := get(t, srv.URL+"/stats"); code != http.StatusOK || body != "visits 1, backend healthy true\n" {
+		t.Errorf("/stats = %d %q", code, body)
+	}
+}
