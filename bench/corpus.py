@@ -118,6 +118,7 @@ class ModuleResult:
     inst: RunResult | None = None
     functions: int | None = None
     functions_by_rule: dict[str, int] = field(default_factory=dict)
+    dependency_changes: list[str] = field(default_factory=list)  # "module plain -> instrumented"
 
     @property
     def regressions(self) -> list[PackageFailure]:
@@ -193,7 +194,7 @@ def base_env() -> dict[str, str]:
 
 RESULT_LINE = re.compile(r"^(ok  |FAIL|\?   )\t(\S+)(?:[\t ](.*))?$")
 FAIL_TEST = re.compile(r"^(\s*)--- FAIL: (\S+)")
-TOOL_SUMMARY = re.compile(r"^otel-go-autoinst: instrumented \d+ function")
+TOOL_SUMMARY = re.compile(r"^otel-go-autoinst: (instrumented \d+ function|the hooks. requirements changed)")
 NOISE = re.compile(r"^(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP)|PASS$|FAIL$|ok  \t|\?   \t)")
 
 
@@ -354,6 +355,11 @@ def summarize_report(path: Path, result: ModuleResult) -> None:
         return
     inst = data.get("instrumented") or []
     result.functions = len(inst)
+    result.functions_by_rule = {}
+    result.dependency_changes = [
+        f"{c.get('module')} {c.get('plain')} -> {c.get('instrumented')}"
+        for c in data.get("dependency_changes") or []
+    ]
     for fn in inst:
         for rule in fn.get("rules") or ["?"]:
             result.functions_by_rule[rule] = result.functions_by_rule.get(rule, 0) + 1
@@ -479,11 +485,12 @@ def row(res: ModuleResult) -> list[str]:
         f"{plain.seconds:.1f}" if plain else "-", f"{inst.seconds:.1f}" if inst else "-", ratio,
         f"{plain.test_seconds:.2f} / {inst.test_seconds:.2f}" if plain and inst else "-",
         untouched(inst), "-" if res.functions is None else str(res.functions),
+        "-" if res.functions is None else str(len(res.dependency_changes)),
     ]  # fmt: skip
 
 
 HEADER = ["module", "version", "go", "packages", "plain", "instrumented", "regressions",
-          "plain s", "inst s", "ratio", "tests s plain / inst", "tree untouched", "functions"]  # fmt: skip
+          "plain s", "inst s", "ratio", "tests s plain / inst", "tree untouched", "functions", "deps changed"]  # fmt: skip
 
 
 def render_table(results: list[ModuleResult], markdown: bool) -> str:
@@ -540,6 +547,9 @@ def render_details(results: list[ModuleResult], markdown: bool) -> str:
         if res.functions_by_rule:
             by = ", ".join(f"{k} {v}" for k, v in sorted(res.functions_by_rule.items()))
             lines.append(f"{bullet}functions instrumented by rule set: {by}")
+        if res.dependency_changes:
+            changed = ", ".join(res.dependency_changes)
+            lines.append(f"{bullet}dependency versions the instrumented build changed: {changed}")
         if res.entry.env:
             shown = " ".join(f"{k}={v}" for k, v in res.entry.env.items())
             lines.append(f"{bullet}environment (both runs): {shown}")
@@ -710,7 +720,13 @@ def load_json(path: Path) -> tuple[str, list[ModuleResult]]:
                 runs[key] = run_result
             entry = Entry(**r["entry"])
             fields = {k: v for k, v in r.items() if k not in ("entry", "plain", "inst")}
-            results.append(ModuleResult(entry, plain=runs["plain"], inst=runs["inst"], **fields))
+            result = ModuleResult(entry, plain=runs["plain"], inst=runs["inst"], **fields)
+            inst_run = runs["inst"]
+            if inst_run is not None and inst_run.log.endswith(".instrumented.log"):
+                report = Path(inst_run.log.removesuffix(".instrumented.log") + ".report.json")
+                if report.is_file():  # likewise for the figures read from the report
+                    summarize_report(report, result)
+            results.append(result)
         return str(data["header"]), results
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CannotRun(f"cannot read the results in {path}: {exc}.") from None
