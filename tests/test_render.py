@@ -95,7 +95,8 @@ def test_links_only_for_repository_files() -> None:
     assert "`GOROOT/src/net/http/client.go:581`" in text
     assert "blob/" + HEAD_SHA + "/GOROOT" not in text
     assert "GOMODCACHE/github.com/gin-gonic/gin@v1.10.0/gin.go:633" in text
-    assert "| `net/http` | `(*Client).Do` | `nethttp` | `full` | ✓ |" in text
+    nethttp = text[text.index("### Instrumented functions: nethttp") :]
+    assert "| `net/http` | `(*Client).Do` | `full` | ✓ |" in nethttp.split("###")[1]
     assert "`HandlerFunc.ServeHTTP`" in text
     assert "| `example.com/shop` | `run` |" in text
 
@@ -168,9 +169,11 @@ def test_escaping_in_cells() -> None:
         optimization="full",
     )
     report = Report(root=".", go_version="1.23", instrumented=[fn])
-    row = next(line for line in render_markdown(report).splitlines() if line.startswith("| `p"))
-    assert row.count("|") - row.count("\\|") == 8  # 7 cells, no stray separators
-    assert "r&#96;x" in row and "`a<b>.go:1`" in row  # a code span shows <b> literally
+    text = render_markdown(report)
+    row = next(line for line in text.splitlines() if line.startswith("| `p"))
+    assert row.count("|") - row.count("\\|") == 7  # 6 cells, no stray separators
+    assert "`a<b>.go:1`" in row  # a code span shows <b> literally
+    assert "### Instrumented functions: r&#96;x (1)" in text  # the integration's heading, escaped
     assert method_name(fn) == "(*T).F"
 
 

@@ -272,30 +272,31 @@ def _blocks(
             items.append("\nLast lines of output:\n\n" + _fence(tail))
         blocks.append(_Block("details", title, items, open=True))
 
-    order = sorted(range(len(report.instrumented)), key=lambda i: _sort_key(report.instrumented[i]))
-    head = [
-        "| Package | Method | Rules | Optimization | Trampoline inlined | Function inlinable | Source |"
-    ]
-    head.append("|---|---|---|---|:---:|:---:|---|")
+    head = ["| Package | Method | Optimization | Trampoline inlined | Function inlinable | Source |"]
+    head.append("|---|---|---|:---:|:---:|---|")
     if with_marks:
         head = ["| PR " + head[0], "|---" + head[1]]
-    rows = []
-    for i in order:
-        fn = report.instrumented[i]
-        cells = [
-            code(fn.package),
-            code(method_name(fn)),
-            ", ".join(code(r) for r in sorted(fn.rules)),
-            code(fn.optimization),
-            _INLINED.get(fn.inlined, "?"),
-            _INLINED.get(fn.raw_inlinable, "?"),
-            source_link(fn, repo_url, head_sha),
-        ]
-        if with_marks:
-            cells.insert(0, _MARK_TEXT.get(marks.get(i, ""), ""))
-        rows.append("| " + " | ".join(cells) + " |")
-    if rows:
-        blocks.append(_Block("table", "Instrumented functions", rows, head=head))
+    # One table per integration (the rule sets that instrument a function, joined).
+    groups: dict[str, list[int]] = {}
+    for i in sorted(range(len(report.instrumented)), key=lambda i: _sort_key(report.instrumented[i])):
+        groups.setdefault(", ".join(sorted(report.instrumented[i].rules)), []).append(i)
+    for integration, indexes in sorted(groups.items()):
+        rows = []
+        for i in indexes:
+            fn = report.instrumented[i]
+            cells = [
+                code(fn.package),
+                code(method_name(fn)),
+                code(fn.optimization),
+                _INLINED.get(fn.inlined, "?"),
+                _INLINED.get(fn.raw_inlinable, "?"),
+                source_link(fn, repo_url, head_sha),
+            ]
+            if with_marks:
+                cells.insert(0, _MARK_TEXT.get(marks.get(i, ""), ""))
+            rows.append("| " + " | ".join(cells) + " |")
+        title = f"Instrumented functions: {escape_text(integration) or 'no rule'} ({len(rows)})"
+        blocks.append(_Block("table", title, rows, head=head))
 
     if report.warnings:
         items = [f"- {escape_text(_clip(w, _MAX_ITEM_CHARS))}" for w in sorted(report.warnings)]
