@@ -85,7 +85,19 @@ class Import:
 
     @property
     def local_name(self) -> str:
-        return self.name if self.name else self.path.rsplit("/", 1)[-1]
+        return self.name if self.name else assumed_package_name(self.path)
+
+
+def assumed_package_name(path: str) -> str:
+    """The name an unnamed import binds, by Go's convention (as goimports assumes it): the last
+    element, skipping a major-version element (`echo/v4` -> echo), without a `.vN` suffix
+    (`gopkg.in/yaml.v3` -> yaml) or a `go-` prefix, cut at the first non-identifier character."""
+    elements = path.split("/")
+    last = elements[-1]
+    if len(elements) > 1 and re.fullmatch(r"v[0-9]+", last):
+        last = elements[-2]
+    last = re.sub(r"\.v[0-9]+$", "", last).removeprefix("go-")
+    return re.match(r"[A-Za-z0-9_]*", last)[0] or last  # type: ignore[index]
 
 
 @dataclass
