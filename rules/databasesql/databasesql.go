@@ -39,6 +39,7 @@ type callState struct {
 	system string
 	query  string
 	ctx    context.Context
+	server []attribute.KeyValue // server.address, server.port, db.namespace (server.go)
 	// operation and start are for db.client.operation.duration (metrics.go).
 	operation string
 	start     time.Time
@@ -49,7 +50,8 @@ type callState struct {
 type txInfo struct {
 	system string
 	ctx    context.Context // BeginTx's: the parent of COMMIT and ROLLBACK
-	stop   func() bool     // stops the clean-up registered on ctx
+	server []attribute.KeyValue
+	stop   func() bool // stops the clean-up registered on ctx
 }
 
 type stmtInfo struct {
@@ -117,6 +119,7 @@ func dbQueryOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, quer
 		return
 	}
 	start(call, ctx, dbSystem(db), operationName(query), query)
+	withServer(call, serverOf(db))
 }
 
 func dbExecOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, query string, args []any) {
@@ -124,6 +127,7 @@ func dbExecOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, query
 		return
 	}
 	start(call, ctx, dbSystem(db), operationName(query), query)
+	withServer(call, serverOf(db))
 }
 
 func dbPrepareOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, query string) {
@@ -131,6 +135,7 @@ func dbPrepareOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, qu
 		return
 	}
 	start(call, ctx, dbSystem(db), "PREPARE", query)
+	withServer(call, serverOf(db))
 }
 
 func dbBeginOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, opts *sql.TxOptions) {
@@ -138,6 +143,7 @@ func dbBeginOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context, opts
 		return
 	}
 	start(call, ctx, dbSystem(db), "BEGIN", "")
+	withServer(call, serverOf(db))
 }
 
 // dbConnOnEnter/Exit remember the system of a *sql.Conn taken from a *sql.DB.
@@ -215,7 +221,7 @@ func beginOnExit(call *api.CallContext, tx *sql.Tx, err error) {
 		// No trace around the transaction: its statements, COMMIT and ROLLBACK join BEGIN's.
 		ctx = trace.ContextWithSpan(ctx, st.span)
 	}
-	info := &txInfo{system: st.system, ctx: ctx}
+	info := &txInfo{system: st.system, ctx: ctx, server: st.server}
 	txs.Store(tx, info)
 	info.stop = context.AfterFunc(st.ctx, func() { txs.CompareAndDelete(tx, info) })
 }
@@ -240,6 +246,7 @@ func txQueryOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, quer
 	}
 	ctx, system := txContext(tx, ctx)
 	start(call, ctx, system, operationName(query), query)
+	withServer(call, txServer(tx))
 }
 
 func txExecOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, query string, args []any) {
@@ -248,6 +255,7 @@ func txExecOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, query
 	}
 	ctx, system := txContext(tx, ctx)
 	start(call, ctx, system, operationName(query), query)
+	withServer(call, txServer(tx))
 }
 
 func txPrepareOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, query string) {
@@ -256,6 +264,7 @@ func txPrepareOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, qu
 	}
 	ctx, system := txContext(tx, ctx)
 	start(call, ctx, system, "PREPARE", query)
+	withServer(call, txServer(tx))
 }
 
 // txEnd starts the COMMIT or ROLLBACK span of a transaction that is still open. A Rollback after
@@ -270,6 +279,7 @@ func txEnd(call *api.CallContext, tx *sql.Tx, operation string) {
 		info.stop()
 	}
 	start(call, info.ctx, info.system, operation, "")
+	withServer(call, info.server)
 }
 
 func txCommitOnEnter(call *api.CallContext, tx *sql.Tx) {
