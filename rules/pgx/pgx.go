@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"runtime"
 	"strings"
 
 	pgxlib "github.com/jackc/pgx/v5"
@@ -39,10 +40,31 @@ var disabled = !switches.On("pgx")
 //
 // Parameters: 0 the context, 1 the *ConnConfig.
 func connectOnEnter(call *api.CallContext, ctx context.Context, config *pgxlib.ConnConfig) {
-	if disabled || config == nil || config.Tracer != nil {
+	if disabled || config == nil || config.Tracer != nil || viaDatabaseSQL() {
 		return
 	}
 	config.Tracer = newTracer(config)
+}
+
+// stdlibPrefix starts the names of pgx's database/sql driver functions.
+const stdlibPrefix = "github.com/jackc/pgx/v5/stdlib."
+
+// viaDatabaseSQL reports whether pgx's database/sql driver (pgx/v5/stdlib) is opening this
+// connection: the database/sql rule set traces its calls, so the connection gets no tracer (no
+// double spans). Connections are opened rarely; walking the stack then costs little.
+func viaDatabaseSQL() bool {
+	pcs := make([]uintptr, 32)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, stdlibPrefix) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // tracer is the pgx.QueryTracer, BatchTracer and CopyFromTracer of one connection configuration.

@@ -81,7 +81,7 @@ func (h *hook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
 func (h *hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if disabled {
+		if disabled || ctx.Value(inCommand{}) != nil {
 			return next(ctx, cmd)
 		}
 		op := commandName(cmd)
@@ -94,7 +94,7 @@ func (h *hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 
 func (h *hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		if disabled {
+		if disabled || ctx.Value(inCommand{}) != nil {
 			return next(ctx, cmds)
 		}
 		op := batchName(cmds)
@@ -114,6 +114,11 @@ func (h *hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.Pro
 	}
 }
 
+// inCommand marks the context of a traced command or pipeline: what the Client sends while it
+// runs (HELLO, SELECT, CLIENT SETINFO on a new connection, whose errors go-redis ignores) is part
+// of that command, not a command of the program's.
+type inCommand struct{}
+
 func (h *hook) start(ctx context.Context, name, op string, extra ...attribute.KeyValue) (context.Context, trace.Span) {
 	attrs := make([]attribute.KeyValue, 0, len(h.attrs)+1+len(extra))
 	attrs = append(attrs, h.attrs...)
@@ -124,8 +129,9 @@ func (h *hook) start(ctx context.Context, name, op string, extra ...attribute.Ke
 	if name == "" {
 		name = "redis"
 	}
-	return otelsetup.Tracer(scope).Start(gls.Parent(ctx), name,
+	ctx, span := otelsetup.Tracer(scope).Start(gls.Parent(ctx), name,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	return context.WithValue(ctx, inCommand{}, true), span
 }
 
 // finish records err (unless it is redis.Nil) and ends span.
