@@ -102,9 +102,11 @@ class RunResult:
     log: str = ""
     tree_changed: list[str] = field(default_factory=list)
     test_seconds: float = 0.0  # sum of the per-package times go test prints (test binaries running)
-    tool_lines: list[str] = field(
-        default_factory=list
-    )  # "otel-go-autoinst: ..." lines but the summary
+    # "otel-go-autoinst: ..." lines in the output, but the summary and dependency-change lines
+    tool_lines: list[str] = field(default_factory=list)
+    # test binary's package -> {"godebug": its DefaultGODEBUG}, read with `go version -m` by the
+    # -exec wrapper before each test binary runs (a test binary's build info lists no deps)
+    binaries: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,6 +121,24 @@ class ModuleResult:
     functions: int | None = None
     functions_by_rule: dict[str, int] = field(default_factory=dict)
     dependency_changes: list[str] = field(default_factory=list)  # "module plain -> instrumented"
+
+    @property
+    def godebug_changed(self) -> list[str]:
+        """Packages whose test binary's DefaultGODEBUG differs, plain vs instrumented, and how."""
+        if not self.plain or not self.inst:
+            return []
+        out = []
+        for pkg in sorted(set(self.plain.binaries) & set(self.inst.binaries)):
+            plain = godebug_settings(self.plain.binaries[pkg]["godebug"])
+            inst = godebug_settings(self.inst.binaries[pkg]["godebug"])
+            if plain != inst:
+                diff = [
+                    f"{k}={plain.get(k, '(default)')}->{inst.get(k, '(default)')}"
+                    for k in sorted(set(plain) | set(inst))
+                    if plain.get(k) != inst.get(k)
+                ]
+                out.append(f"{pkg}: {len(diff)} setting(s): {', '.join(diff)}")
+        return out
 
     @property
     def regressions(self) -> list[PackageFailure]:
@@ -194,7 +214,9 @@ def base_env() -> dict[str, str]:
 
 RESULT_LINE = re.compile(r"^(ok  |FAIL|\?   )\t(\S+)(?:[\t ](.*))?$")
 FAIL_TEST = re.compile(r"^(\s*)--- FAIL: (\S+)")
-TOOL_SUMMARY = re.compile(r"^otel-go-autoinst: (instrumented \d+ function|the hooks. requirements changed)")
+TOOL_SUMMARY = re.compile(
+    r"^otel-go-autoinst: (instrumented \d+ function|the hooks. requirements changed)"
+)
 NOISE = re.compile(r"^(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP)|PASS$|FAIL$|ok  \t|\?   \t)")
 
 
@@ -301,6 +323,37 @@ def go_test_result(code: int, text: str, seconds: float, timed_out: bool, log: s
         tail = [s for s in text.strip().splitlines() if s.strip()]
         result.tool_error = [s[:240] for s in tail[-EXCERPT_LINES:]]
     return result
+
+
+# --------------------------------------------------------------------------- build info
+
+EXEC_WRAPPER = """#!/bin/sh
+# go test -exec: record the test binary's build info (go version -m), then run it unchanged.
+if [ -n "$CORPUS_BUILDINFO" ]; then
+    go version -m "$1" > "$CORPUS_BUILDINFO/$$.txt" 2>&1
+fi
+exec "$@"
+"""
+
+
+def godebug_settings(value: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in value.split(",") if "=" in kv)
+
+
+def read_build_infos(folder: Path) -> dict[str, Any]:
+    """Package -> {"godebug"} from the `go version -m` outputs the wrapper wrote."""
+    infos: dict[str, Any] = {}
+    for f in sorted(folder.glob("*.txt")):
+        pkg, godebug = "", ""
+        for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
+            words = line.strip().split("\t")
+            if words[0] == "path" and len(words) > 1:
+                pkg = words[1].removesuffix(".test")
+            elif words[0] == "build" and len(words) > 1 and words[1].startswith("DefaultGODEBUG="):
+                godebug = words[1].removeprefix("DefaultGODEBUG=")
+        if pkg:
+            infos[pkg] = {"godebug": godebug}
+    return infos
 
 
 # --------------------------------------------------------------------------- the tree hash
@@ -427,24 +480,40 @@ def run_module(entry: Entry, opts: argparse.Namespace, tool: list[str], tool_env
     code, out, _, _ = run(["go", "list", *entry.patterns], cwd=copy, env=env, timeout=opts.timeout)
     result.packages = len([s for s in out.splitlines() if s.strip() and not s.startswith("go:")])
 
-    flags = ["-count=1", f"-p={opts.p}", f"-timeout={opts.go_timeout}", *entry.flags]
+    wrapper = work / "exec-buildinfo.sh"
+    flags = [
+        "-count=1",
+        f"-p={opts.p}",
+        f"-timeout={opts.go_timeout}",
+        f"-exec={wrapper}",
+        *entry.flags,
+    ]
+    infos = {
+        "plain": work / "buildinfo" / slug / "plain",
+        "inst": work / "buildinfo" / slug / "inst",
+    }
+    for folder in infos.values():
+        folder.mkdir(parents=True, exist_ok=True)
     say(f"{entry.short}: plain go test ({result.packages} packages)")
     before = tree_digest(copy)
-    code, out, secs, timed_out = run(["go", "test", *flags, *entry.patterns], cwd=copy, env=env,
+    penv = {**env, "CORPUS_BUILDINFO": str(infos["plain"])}
+    code, out, secs, timed_out = run(["go", "test", *flags, *entry.patterns], cwd=copy, env=penv,
                                      timeout=opts.timeout, log=logs / f"{slug}.plain.log")  # fmt: skip
     result.plain = go_test_result(code, out, secs, timed_out, str(logs / f"{slug}.plain.log"))
     result.plain.tree_changed = tree_diff(before, tree_digest(copy))
+    result.plain.binaries = read_build_infos(infos["plain"])
     say(f"{entry.short}: plain {result.plain.status} in {secs:.1f}s; instrumented test")
 
     report = logs / f"{slug}.report.json"
     report.unlink(missing_ok=True)
     before = tree_digest(copy)
-    ienv = {**env, **tool_env}
+    ienv = {**env, **tool_env, "CORPUS_BUILDINFO": str(infos["inst"])}
     cmd = [*tool, "test", "--report", str(report), *flags, *entry.patterns]
     code, out, secs, timed_out = run(cmd, cwd=copy, env=ienv, timeout=opts.timeout,
                                      log=logs / f"{slug}.instrumented.log")  # fmt: skip
     result.inst = go_test_result(code, out, secs, timed_out, str(logs / f"{slug}.instrumented.log"))
     result.inst.tree_changed = tree_diff(before, tree_digest(copy))
+    result.inst.binaries = read_build_infos(infos["inst"])
     summarize_report(report, result)
     say(f"{entry.short}: instrumented {result.inst.status} in {secs:.1f}s")
     return result
@@ -471,6 +540,13 @@ def untouched(r: RunResult | None) -> str:
     return "yes" if not r.tree_changed else f"NO ({len(r.tree_changed)} paths)"
 
 
+def godebug_kept(res: ModuleResult) -> str:
+    if not res.plain or not res.inst or not (set(res.plain.binaries) & set(res.inst.binaries)):
+        return "-"
+    changed = res.godebug_changed
+    return "yes" if not changed else f"NO ({len(changed)} pkg)"
+
+
 def row(res: ModuleResult) -> list[str]:
     e = res.entry
     if res.error:
@@ -485,12 +561,14 @@ def row(res: ModuleResult) -> list[str]:
         f"{plain.seconds:.1f}" if plain else "-", f"{inst.seconds:.1f}" if inst else "-", ratio,
         f"{plain.test_seconds:.2f} / {inst.test_seconds:.2f}" if plain and inst else "-",
         untouched(inst), "-" if res.functions is None else str(res.functions),
+        godebug_kept(res),
         "-" if res.functions is None else str(len(res.dependency_changes)),
     ]  # fmt: skip
 
 
 HEADER = ["module", "version", "go", "packages", "plain", "instrumented", "regressions",
-          "plain s", "inst s", "ratio", "tests s plain / inst", "tree untouched", "functions", "deps changed"]  # fmt: skip
+          "plain s", "inst s", "ratio", "tests s plain / inst", "tree untouched", "functions", "GODEBUG kept",
+          "deps changed"]  # fmt: skip
 
 
 def render_table(results: list[ModuleResult], markdown: bool) -> str:
@@ -547,6 +625,8 @@ def render_details(results: list[ModuleResult], markdown: bool) -> str:
         if res.functions_by_rule:
             by = ", ".join(f"{k} {v}" for k, v in sorted(res.functions_by_rule.items()))
             lines.append(f"{bullet}functions instrumented by rule set: {by}")
+        for line in res.godebug_changed:
+            lines.append(f"{bullet}DefaultGODEBUG differs: {line}")
         if res.dependency_changes:
             changed = ", ".join(res.dependency_changes)
             lines.append(f"{bullet}dependency versions the instrumented build changed: {changed}")
@@ -755,6 +835,9 @@ def corpus(opts: argparse.Namespace) -> int:
 
     try:
         tool, tool_env, tool_desc = resolve_tool(opts.at, work)
+        wrapper = work / "exec-buildinfo.sh"
+        wrapper.write_text(EXEC_WRAPPER, encoding="utf-8")
+        wrapper.chmod(0o755)
         gov = subprocess.run(
             ["go", "env", "GOVERSION"], capture_output=True, text=True
         ).stdout.strip()
