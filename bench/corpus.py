@@ -22,8 +22,9 @@ then every failing package with its failing tests, the first lines of its output
 class. It never fails on a figure: exit 0 unless it cannot run at all (no go, no tool, a bad
 corpus file, --only matching nothing).
 
---at REV runs the tool from `git archive REV` of this repository (PYTHONPATH), so the figures
-belong to one commit whatever is uncommitted in the work tree; without it, `otel-go-autoinst` on
+--at REV runs the tool from `git archive REV` of this repository (PYTHONPATH; extracted once to
+$TMPDIR/otel-corpus-tool-<sha> and reused), so the figures belong to one commit whatever is
+uncommitted in the work tree; without it, `otel-go-autoinst` on
 PATH is used (whose source may be an editable work tree: the header says if it has changes).
 """
 
@@ -669,12 +670,19 @@ def resolve_tool(at: str | None, work: Path) -> tuple[list[str], dict[str, str],
             sha = git("rev-parse", "--verify", f"{at}^{{commit}}")
         except (subprocess.CalledProcessError, FileNotFoundError):
             raise CannotRun(f"--at {at}: not a commit of {REPO}.") from None
-        snap = work / "tool"
-        snap.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", sha], capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(snap)], input=archive.stdout, check=True)
+        # One folder per commit, kept and reused: the tool's caches (escape verdicts) and Go's build
+        # cache are keyed on the hooks' paths, so a re-run of the same commit starts warm.
+        snap = Path(tempfile.gettempdir()) / f"otel-corpus-tool-{sha[:12]}"
+        if not (snap / "src").is_dir():
+            staging = Path(tempfile.mkdtemp(prefix=f"{snap.name}.", dir=snap.parent))
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", sha], capture_output=True, check=True
+            )
+            subprocess.run(["tar", "-x", "-C", str(staging)], input=archive.stdout, check=True)
+            try:
+                staging.rename(snap)
+            except OSError:  # another run of the same commit got there first
+                shutil.rmtree(staging, ignore_errors=True)
         cmd = [
             sys.executable,
             "-c",
