@@ -181,7 +181,9 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
             f"The hooks need newer versions of {len(changes)} dependency module(s) ({raised}) and "
             "--no-upgrade is set: raise them in go.mod, or drop --no-upgrade to build with them."
         )
-    plan = make_plan(rule_sets, packages, project.env.version, hooks)
+    plan = make_plan(
+        rule_sets, packages, project.env.version, hooks, {m.path for m in project.modules}
+    )
     return Prepared(
         project,
         rule_sets,

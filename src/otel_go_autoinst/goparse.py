@@ -14,6 +14,7 @@ import tree_sitter_go
 from tree_sitter import Language, Node, Parser
 
 IGNORE_DIRECTIVE = "//otel:ignore"
+SPAN_DIRECTIVE = "//otel:span"
 
 PREDECLARED = {
     "bool", "byte", "complex64", "complex128", "error", "float32", "float64", "int", "int8",
@@ -64,6 +65,9 @@ class FuncDecl:
     brace_line: int | None
     ignored: bool
     used_qualifiers: frozenset[str]  # import names its signature uses ("url" in *url.URL)
+    # The arguments of a //otel:span line above the declaration ("" without any), None without one
+    span_directive: str | None = None
+    span_directive_line: int = 0  # the 1-based line of that //otel:span comment
 
     @property
     def display_receiver(self) -> str | None:
@@ -290,16 +294,26 @@ def _receiver_info(receiver: Node) -> tuple[str | None, bool, list[str], Node | 
     return (_text(node) if node is not None else None), pointer, names, type_node
 
 
-def _is_ignored(decl: Node) -> bool:
-    """//otel:ignore in the comment block right above the declaration."""
+def _directives(decl: Node) -> tuple[bool, str | None, int]:
+    """The //otel: directives in the comment block right above the declaration: whether it has
+    //otel:ignore, and the arguments and line of its //otel:span (None, 0 without one). Like Go's
+    own directives, they are spelled with no space after "//"."""
+    ignored, span, span_line = False, None, 0
     prev = decl.prev_sibling
     expected_row = decl.start_point[0] - 1
     while prev is not None and prev.type == "comment" and prev.end_point[0] == expected_row:
-        if _text(prev).strip() == IGNORE_DIRECTIVE:
-            return True
+        text = _text(prev).strip()
+        if text == IGNORE_DIRECTIVE:
+            ignored = True
+        elif span is None and (
+            text == SPAN_DIRECTIVE
+            or text.startswith(SPAN_DIRECTIVE + " ")
+            or text.startswith(SPAN_DIRECTIVE + "\t")
+        ):
+            span, span_line = text[len(SPAN_DIRECTIVE) :].strip(), _line(prev)
         expected_row = prev.start_point[0] - 1
         prev = prev.prev_sibling
-    return False
+    return ignored, span, span_line
 
 
 def parse_file(path: str, source: bytes, package_path: str) -> GoFile:
@@ -373,6 +387,7 @@ def parse_file(path: str, source: bytes, package_path: str) -> GoFile:
                 Param(None, _text(result), canon.canon(result), type_start=result.start_byte)
             ]
         body = node.child_by_field_name("body")
+        ignored, span, span_line = _directives(node)
         gofile.functions.append(
             FuncDecl(
                 name=_text(node.child_by_field_name("name")),
@@ -388,8 +403,10 @@ def parse_file(path: str, source: bytes, package_path: str) -> GoFile:
                 body_open=body.start_byte if body is not None else None,
                 line=_line(node),
                 brace_line=_line(body) if body is not None else None,
-                ignored=_is_ignored(node),
+                ignored=ignored,
                 used_qualifiers=frozenset(canon.qualifiers),
+                span_directive=span,
+                span_directive_line=span_line,
             )
         )
     return gofile

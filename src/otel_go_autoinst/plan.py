@@ -7,8 +7,9 @@ their targets here, so a mismatch is a build-time error naming both signatures.
 from __future__ import annotations
 
 import bisect
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,13 @@ from .rules import FileRule, FunctionRule, RuleSet, StructRule
 
 API_PACKAGE = "github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
 CALL_CONTEXT = f"*{API_PACKAGE}.CallContext"
+
+# The //otel:span directive: a built-in rule set without rules, whose rules the planner makes for
+# each function of the main modules that carries the directive (see rules/directive).
+DIRECTIVE_SET = "directive"
+DIRECTIVE_ENTER, DIRECTIVE_EXIT = "spanOnEnter", "spanOnExit"
+DIRECTIVE_FILE = "zz_otel_directive.go"
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 # Packages a hook's own machinery runs on: instrumenting them would recurse or break the runtime.
 NEVER_INSTRUMENTED = re.compile(r"^(runtime|runtime/.*|internal/.*|unsafe|reflect|sync/atomic)$")
@@ -114,7 +122,8 @@ class FileAddition:
     package: Package
     source: Path
     name: str  # the new file's name in the package directory
-    rule: FileRule
+    rule: FileRule | None  # None for a file the planner generates (content)
+    content: bytes | None = None  # the file as it is added, instead of `source`'s
 
 
 @dataclass
@@ -364,17 +373,31 @@ class Planner:
                 )
 
     def _apply(
-        self, rule_set: RuleSet, rule: FunctionRule, pkg: Package, path: Path, func: FuncDecl
+        self,
+        rule_set: RuleSet,
+        rule: FunctionRule,
+        pkg: Package,
+        path: Path,
+        func: FuncDecl,
+        *,
+        context_only: bool = False,
     ) -> None:
+        """`context_only`: the hooks take the CallContext alone, whatever the target's signature
+        (the directive's, which read what they need through it)."""
         func = self._with_receiver_constraints(func, pkg)
         target_name = f"{pkg.import_path}.{func.qualified_name}"
         on_enter = self._hook(rule_set, rule.on_enter, rule) if rule.on_enter else None
         on_exit = self._hook(rule_set, rule.on_exit, rule) if rule.on_exit else None
         receiver = (func.receiver,) if func.receiver is not None else ()
-        if on_enter is not None:
-            self._check_hook(on_enter, (*receiver, *func.params), "onEnter", target_name)
-        if on_exit is not None:
-            self._check_hook(on_exit, func.results, "onExit", target_name)
+        if context_only:
+            for hook, kind in ((on_enter, "onEnter"), (on_exit, "onExit")):
+                if hook is not None:
+                    self._check_hook(hook, (), kind, "any function")
+        else:
+            if on_enter is not None:
+                self._check_hook(on_enter, (*receiver, *func.params), "onEnter", target_name)
+            if on_exit is not None:
+                self._check_hook(on_exit, func.results, "onExit", target_name)
         app = Application(rule, rule_set.name, on_enter, on_exit)
         target = self._targets.get((path, func.line))
         if target is not None:
@@ -418,6 +441,48 @@ class Planner:
                     self._generic_types[key] = declared[0]
                     break
         return self._generic_types[key]
+
+    def add_directives(self, rule_set: RuleSet, packages: Sequence[Package]) -> None:
+        """A rule for each function of `packages` (the main modules') with //otel:span above it,
+        and in each such package a file that registers the spans' names and attributes."""
+        for pkg in packages:
+            registrations: list[str] = []
+            for path in pkg.go_files:
+                if goparse.SPAN_DIRECTIVE.encode() not in path.read_bytes():
+                    continue
+                parsed = self._parse(path, pkg)
+                for func in parsed.functions:
+                    if func.span_directive is None or func.ignored or parsed.ignored:
+                        continue
+                    where = f"{path}:{func.span_directive_line}"
+                    name, attributes = _span_arguments(func.span_directive, where)
+                    if func.body_open is None:
+                        self.plan.warnings.append(
+                            f"{where}: //otel:span on {func.qualified_name}, which has no body; skipped."
+                        )
+                        continue
+                    if parsed.has_dot_import:
+                        self.plan.warnings.append(
+                            f"{where}: //otel:span on {func.qualified_name}, in a file with a dot import; skipped."
+                        )
+                        continue
+                    rule = FunctionRule(
+                        import_path=pkg.import_path,
+                        function=func.name,
+                        receiver=func.display_receiver,
+                        on_enter=DIRECTIVE_ENTER,
+                        on_exit=DIRECTIVE_EXIT,
+                        source=where,
+                    )
+                    self._apply(rule_set, rule, pkg, path, func, context_only=True)
+                    registrations.append(_registration(pkg, func, name, attributes))
+            if registrations:
+                self.plan.file_additions.append(
+                    FileAddition(
+                        pkg, pkg.dir / DIRECTIVE_FILE, DIRECTIVE_FILE, None,
+                        _registration_file(pkg.name, rule_set.hooks, registrations),
+                    )
+                )  # fmt: skip
 
     def add_struct_rule(
         self, rule_set: RuleSet, rule: StructRule, packages: Sequence[Package]
@@ -463,6 +528,92 @@ class Planner:
 def _trusted(rule_set: RuleSet) -> bool:
     """Built-in support sets may add to the runtime's own machinery (NEVER_INSTRUMENTED)."""
     return rule_set.builtin and rule_set.support
+
+
+def _span_arguments(text: str, where: str) -> tuple[str | None, list[tuple[str, str]]]:
+    """The span name (None: the default) and the attributes of a //otel:span line's arguments:
+    `name=VALUE` and `key=VALUE` pairs separated by spaces, each VALUE a word or a Go string
+    literal in double quotes."""
+    name: str | None = None
+    attributes: list[tuple[str, str]] = []
+    pattern = re.compile(r'\s*([^\s=]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)(?=\s|$)')
+    at = 0
+    text = text.strip()
+    while at < len(text):
+        match = pattern.match(text, at)
+        if match is None or not match.group(2):
+            token = text[at:].split()[0]
+            raise UserError(
+                f"{where}: //otel:span takes name=VALUE and key=VALUE pairs separated by spaces "
+                f'(a VALUE with spaces in double quotes), got "{token}".'
+            )
+        key, raw = match.group(1), match.group(2)
+        value = raw
+        if raw.startswith('"'):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                raise UserError(
+                    f"{where}: //otel:span: {raw} is not a valid quoted string."
+                ) from None
+        if not _ATTRIBUTE_KEY.fullmatch(key):
+            raise UserError(
+                f'{where}: //otel:span: "{key}" is not an attribute key (letters, digits, "_", "." '
+                'and "-", not starting with a digit).'
+            )
+        if key == "name":
+            if name is not None or not value:
+                raise UserError(f"{where}: //otel:span: name must be given once, not empty.")
+            name = value
+        elif any(key == k for k, _ in attributes):
+            raise UserError(f'{where}: //otel:span: the key "{key}" is given twice.')
+        else:
+            attributes.append((key, value))
+        at = match.end()
+    return name, attributes
+
+
+def _go_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False).replace("\ufeff", "\\ufeff")
+
+
+def _registration(
+    pkg: Package, func: FuncDecl, name: str | None, attributes: list[tuple[str, str]]
+) -> str:
+    """One rules/directive.Register call: the function as the CallContext names it, the span's
+    name (pkg.Func, pkg.(*T).Method by default, as Go's stack traces name them), its full name,
+    the CallContext index of its context.Context parameter and of its error result (-1: none)."""
+    if func.receiver_base is None:
+        shown = func.name
+    elif func.receiver_pointer:
+        shown = f"(*{func.receiver_base}).{func.name}"
+    else:
+        shown = f"{func.receiver_base}.{func.name}"
+    first = 1 if func.receiver is not None else 0
+    ctx = next(
+        (first + i for i, p in enumerate(func.params) if p.canonical == "context.Context"), -1
+    )
+    error = len(func.results) - 1 if func.results and func.results[-1].canonical == "error" else -1
+    args = [
+        pkg.import_path,
+        func.qualified_name,
+        name if name is not None else f"{pkg.name}.{shown}",
+        f"{pkg.import_path}.{shown}",
+    ]
+    pairs = [v for pair in attributes for v in pair]
+    return (
+        f"\t_otelDirective.Register({', '.join(_go_string(a) for a in args)}, {ctx}, {error}"
+        + "".join(f", {_go_string(v)}" for v in pairs)
+        + ")\n"
+    )
+
+
+def _registration_file(package: str, hooks: str, registrations: list[str]) -> bytes:
+    return (
+        "// Code generated by otel-go-autoinst. DO NOT EDIT.\n\n"
+        f"package {package}\n\nimport _otelDirective {_go_string(hooks)}\n\n"
+        f"func init() {{\n{''.join(registrations)}}}\n"
+    ).encode()
 
 
 def _field_at_end(source: bytes, struct_open: int, field_text: str) -> tuple[int, str]:
@@ -524,12 +675,19 @@ def make_plan(
     packages: Sequence[Package],
     go_version: str,
     hooks_dirs: dict[str, Package],
+    main_modules: Collection[str] = (),
 ) -> Plan:
     """Linear in the rules and in the size of the packages they name: packages are looked up by
     import path, each file a rule can match is read once for all the names looked for in its
-    package, and parsed once."""
+    package, and parsed once. //otel:span directives are looked for in the packages of
+    `main_modules` (module paths) only: never in dependencies or the standard library."""
     planner = Planner(rule_sets, go_version, hooks_dirs)
-    index = package_index(buildable_packages(packages))
+    buildable = buildable_packages(packages)
+    index = package_index(buildable)
+    own = [
+        p for p in buildable
+        if not p.standard and p.module_version is None and p.module_path in main_modules
+    ]  # fmt: skip
     for rule_set in rule_sets:
         for rule in rule_set.functions:
             for pkg in index.get(rule.import_path, ()):
@@ -544,6 +702,8 @@ def make_plan(
         for rule_set in rule_sets:
             if rule_set.support != support:
                 continue
+            if rule_set.builtin and rule_set.name == DIRECTIVE_SET:
+                planner.add_directives(rule_set, own)
             for rule in rule_set.functions:
                 planner.add_function_rule(rule_set, rule, index.get(rule.import_path, []))
             for struct_rule in rule_set.structs:

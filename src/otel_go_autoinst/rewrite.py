@@ -108,8 +108,10 @@ def rewrite(plan: Plan, verdicts: EscapeVerdicts) -> Rewrite:
     for directory, package in runtime_dirs.items():
         result.added[directory / RUNTIME_FILE] = runtime_source(package).encode("utf-8")
     for addition in plan.file_additions:
-        result.added[addition.package.dir / addition.name] = _retarget(
-            addition.source.read_bytes(), addition.package.name
+        result.added[addition.package.dir / addition.name] = (
+            addition.content
+            if addition.content is not None
+            else _retarget(addition.source.read_bytes(), addition.package.name)
         )
     return result
 
