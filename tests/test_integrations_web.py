@@ -225,6 +225,25 @@ def test_one_server_span_per_request_named_by_route_template(
     assert exceptions(echo_fail) == ["echo failure"]
 
 
+def test_switched_off_router_rules_leave_the_span_to_net_http(
+    routers: Built, services: list[Service]
+) -> None:
+    """OTEL_GO_DISABLED_INSTRUMENTATIONS names rule sets: gin and chi off, their requests keep
+    net/http's own span name, while echo still names its route."""
+    with OTLPReceiver() as rx:
+        env = {**otlp_env(rx), "OTEL_GO_DISABLED_INSTRUMENTATIONS": "gin, chi"}
+        svc = start(routers.inst, env, services)
+        for path in ("/gin/orders/1", "/chi/orders/3", "/echo/orders/2"):
+            assert svc.get(path, {"traceparent": TRACEPARENT})[0] == 200
+        code, _, err = svc.stop()
+        assert code == 0, err
+        spans = rx.wait_for(lambda s: len(server_spans(s)) >= 3)
+    names = {s.attributes["url.path"]: s.name for s in server_spans(spans) if s.trace_id == TRACE_ID}
+    assert names["/echo/orders/2"] == "GET /echo/orders/:id"
+    assert "/gin/orders/:id" not in names["/gin/orders/1"]
+    assert "/chi/orders/{id}" not in names["/chi/orders/3"]
+
+
 def test_routers_answer_like_plain(routers: Built, services: list[Service]) -> None:
     plain = start(routers.plain, _clean_env(), services)
     want = [plain.get(p) for p in ROUTES]

@@ -17,6 +17,9 @@ import (
 //
 // Parameters: 0 the Mux, 1 the ResponseWriter, 2 the request.
 func routeOnExit(call *api.CallContext) {
+	if switchedOff {
+		return
+	}
 	r, _ := call.GetParam(2).(*http.Request)
 	if r == nil {
 		return

@@ -4,6 +4,8 @@ go 1.23.0
 
 require github.com/otel-go-autoinst/otel-go-autoinst/rules v0.0.0
 
+require go.opentelemetry.io/contrib/propagators/b3 v1.38.0 // indirect
+
 require (
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/go-chi/chi/v5 v5.0.8

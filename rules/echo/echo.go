@@ -14,6 +14,9 @@ import (
 //
 // Parameters: 0 the Router, 1 the method, 2 the path, 3 the Context.
 func findOnExit(call *api.CallContext) {
+	if switchedOff {
+		return
+	}
 	c, _ := call.GetParam(3).(echo.Context)
 	if c == nil {
 		return
@@ -29,6 +32,9 @@ func findOnExit(call *api.CallContext) {
 //
 // Parameters: 0 the Echo, 1 the error, 2 the Context.
 func errorOnEnter(call *api.CallContext, _ *echo.Echo, err error, c echo.Context) {
+	if switchedOff {
+		return
+	}
 	if err == nil || c == nil {
 		return
 	}

@@ -35,10 +35,20 @@ const scope = "github.com/otel-go-autoinst/otel-go-autoinst/rules/fasthttp"
 // serveOnEnter runs at the top of (*fasthttp.Server).Serve: the Handler is wrapped (once).
 //
 // Parameters: 0 the Server, 1 the listener.
-func serveOnEnter(call *api.CallContext, s *fasthttp.Server, _ net.Listener) { wrapServer(s) }
+func serveOnEnter(call *api.CallContext, s *fasthttp.Server, _ net.Listener) {
+	if switchedOff {
+		return
+	}
+	wrapServer(s)
+}
 
 // serveConnOnEnter runs at the top of (*fasthttp.Server).ServeConn, as serveOnEnter.
-func serveConnOnEnter(call *api.CallContext, s *fasthttp.Server, _ net.Conn) { wrapServer(s) }
+func serveConnOnEnter(call *api.CallContext, s *fasthttp.Server, _ net.Conn) {
+	if switchedOff {
+		return
+	}
+	wrapServer(s)
+}
 
 var wrapMu sync.Mutex
 
@@ -216,6 +226,9 @@ type clientState struct {
 //
 // Parameters: 0 the HostClient, 1 the request, 2 the response.
 func clientOnEnter(call *api.CallContext, _ *fasthttp.HostClient, req *fasthttp.Request, _ *fasthttp.Response) {
+	if switchedOff {
+		return
+	}
 	if req == nil {
 		return
 	}
@@ -260,6 +273,9 @@ func clientOnEnter(call *api.CallContext, _ *fasthttp.HostClient, req *fasthttp.
 //
 // Results: 0 the error.
 func clientOnExit(call *api.CallContext, err error) {
+	if switchedOff {
+		return
+	}
 	st, _ := call.GetData().(*clientState)
 	if st == nil {
 		return

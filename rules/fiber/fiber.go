@@ -23,6 +23,9 @@ func isUse(r *fiber.Route) bool {
 //
 // Parameters: 0 the App, 1 the Ctx. Results: 0 whether a route matched, 1 the error.
 func nextOnExit(call *api.CallContext, matched bool, err error) {
+	if switchedOff {
+		return
+	}
 	c, _ := call.GetParam(1).(*fiber.Ctx)
 	if c == nil {
 		return

@@ -14,6 +14,9 @@ import (
 //
 // Parameters: 0 the Engine, 1 the Context.
 func handleOnEnter(call *api.CallContext, _ *gin.Engine, c *gin.Context) {
+	if switchedOff {
+		return
+	}
 	if c != nil && c.Request != nil {
 		call.SetData(c)
 	}
@@ -22,6 +25,9 @@ func handleOnEnter(call *api.CallContext, _ *gin.Engine, c *gin.Context) {
 // handleOnExit runs when the request was routed and handled: the route gin matched (FullPath, ""
 // when none did) names the span, and every error the handlers attached is recorded on it.
 func handleOnExit(call *api.CallContext) {
+	if switchedOff {
+		return
+	}
 	c, _ := call.GetData().(*gin.Context)
 	if c == nil || c.Request == nil {
 		return

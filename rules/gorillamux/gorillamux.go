@@ -16,6 +16,9 @@ import (
 //
 // Parameters: 0 the Router, 1 the request, 2 the RouteMatch. Result: 0 whether it matched.
 func matchOnExit(call *api.CallContext, matched bool) {
+	if switchedOff {
+		return
+	}
 	if !matched {
 		return
 	}

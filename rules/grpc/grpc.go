@@ -56,6 +56,9 @@ type handler struct {
 //
 // Parameters: 0 the target, 1 the options (variadic, as a slice).
 func newClientOnEnter(call *api.CallContext, target string, opts []grpclib.DialOption) {
+	if switchedOff {
+		return
+	}
 	h := &handler{}
 	h.host, h.port = targetHostPort(target)
 	// A fresh slice: the caller's backing array is never written.
@@ -67,6 +70,9 @@ func newClientOnEnter(call *api.CallContext, target string, opts []grpclib.DialO
 // newClientOnExit looks at the ClientConn built: when the program installed otelgrpc on it, this
 // package's handler stands aside.
 func newClientOnExit(call *api.CallContext, cc *grpclib.ClientConn, _ error) {
+	if switchedOff {
+		return
+	}
 	h, _ := call.GetData().(*handler)
 	if h == nil || cc == nil {
 		return
@@ -80,6 +86,9 @@ func newClientOnExit(call *api.CallContext, cc *grpclib.ClientConn, _ error) {
 //
 // Parameters: 0 the options (variadic, as a slice).
 func newServerOnEnter(call *api.CallContext, opts []grpclib.ServerOption) {
+	if switchedOff {
+		return
+	}
 	h := &handler{server: true}
 	withOurs := append(opts[:len(opts):len(opts)], grpclib.StatsHandler(h))
 	call.SetParam(0, withOurs)
@@ -88,6 +97,9 @@ func newServerOnEnter(call *api.CallContext, opts []grpclib.ServerOption) {
 
 // newServerOnExit looks at the Server built, as newClientOnExit does.
 func newServerOnExit(call *api.CallContext, s *grpclib.Server) {
+	if switchedOff {
+		return
+	}
 	h, _ := call.GetData().(*handler)
 	if h == nil || s == nil {
 		return

@@ -40,6 +40,9 @@ var disabled = !switches.On("pgx")
 //
 // Parameters: 0 the context, 1 the *ConnConfig.
 func connectOnEnter(call *api.CallContext, ctx context.Context, config *pgxlib.ConnConfig) {
+	if switchedOff {
+		return
+	}
 	if disabled || config == nil || config.Tracer != nil || viaDatabaseSQL() {
 		return
 	}

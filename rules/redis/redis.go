@@ -37,6 +37,9 @@ var disabled = !switches.On("redis")
 //
 // Results: 0 the new *Client.
 func newClientOnExit(call *api.CallContext, c *goredis.Client) {
+	if switchedOff {
+		return
+	}
 	if disabled || c == nil {
 		return
 	}
