@@ -1,10 +1,17 @@
 module example.com/msgsvc
 
-go 1.23.0
-
-require github.com/segmentio/kafka-go v0.4.51
+go 1.26.0
 
 require (
-	github.com/klauspost/compress v1.15.9 // indirect
+	github.com/nats-io/nats.go v1.55.0
+	github.com/segmentio/kafka-go v0.4.51
+)
+
+require (
+	github.com/klauspost/compress v1.20.0 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/pierrec/lz4/v4 v4.1.15 // indirect
+	golang.org/x/crypto v0.57.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )
