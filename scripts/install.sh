@@ -41,6 +41,8 @@ if [[ "$dev" == 1 ]]; then
   command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
   { command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; } || need_pkgs+=(postgresql)
   { command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]]; } || need_pkgs+=(mariadb-server)
+  command -v nats-server >/dev/null 2>&1 || [[ -x /usr/sbin/nats-server ]] || need_pkgs+=(nats-server)
+  [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || need_pkgs+=(rabbitmq-server)
 fi
 if ((${#need_pkgs[@]})); then
   if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then

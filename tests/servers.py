@@ -280,6 +280,62 @@ def _start_ferretdb(tmp: Path) -> Server:
     return server
 
 
+# --- NATS and RabbitMQ (messaging) ---------------------------------------------------------
+
+
+def _start_nats(tmp: Path) -> Server:
+    exe = _need("nats-server")
+    port = free_port()
+    log = tmp / "nats.log"
+    cmd = [exe, "-a", HOST, "-p", str(port), "-m", "0", "--store_dir", str(tmp)]
+    server = Server("nats-server", HOST, port, _spawn(cmd, log), tmp, log)
+    _wait_ready(server, lambda: (_exchange(port, b"") or b"").startswith(b"INFO "))
+    server.extra["url"] = f"nats://{HOST}:{port}"
+    return server
+
+
+def _start_rabbitmq(tmp: Path, epmd_port: int) -> Server:
+    """RabbitMQ as a node of its own (unique name, its own epmd port, data and log dirs in tmp),
+    run as root from the package's scripts; its AMQP port answers once the broker has booted."""
+    _need("epmd")
+    exe = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+    if not os.access(exe, os.X_OK):
+        exe = _need("rabbitmq-server")
+    port, dist = free_port(), free_port()
+    (tmp / "enabled_plugins").write_text("[].\n")
+    env = {
+        **os.environ,
+        "HOME": str(tmp),  # the Erlang cookie
+        "RABBITMQ_MNESIA_BASE": str(tmp / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(tmp / "log"),
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist),
+        "RABBITMQ_NODE_IP_ADDRESS": HOST,
+        "RABBITMQ_NODENAME": f"otelautoinst{os.getpid()}x{port}@localhost",
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(tmp / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(tmp / "rabbitmq"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(tmp / "advanced.config"),
+        "RABBITMQ_CONF_ENV_FILE": str(tmp / "rabbitmq-env.conf"),
+        "ERL_EPMD_PORT": str(epmd_port),
+    }
+    log = tmp / "rabbitmq.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [exe], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+    server = Server("rabbitmq-server", HOST, port, proc, tmp, log)
+    _wait_ready(server, lambda: _accepts(port), timeout=120)
+    server.extra["url"] = f"amqp://guest:guest@{HOST}:{port}/"
+    return server
+
+
+def _stop_epmd(port: int) -> None:
+    """Stop the epmd that the RabbitMQ node started on its own port (it outlives the node)."""
+    epmd = shutil.which("epmd")
+    if epmd:
+        subprocess.run([epmd, "-port", str(port), "-kill"], capture_output=True, timeout=20)
+
+
 # --- fixtures ------------------------------------------------------------------------------
 
 
@@ -319,3 +375,20 @@ def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A MongoDB wire-protocol server (FerretDB with SQLite), no authentication."""
     yield from _serve("ferretdb", _start_ferretdb, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """nats-server; extra["url"] is its nats:// URL."""
+    yield from _serve("nats", _start_nats, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """RabbitMQ (user guest/guest, which RabbitMQ allows from 127.0.0.1); extra["url"] is its
+    amqp:// URL. Its epmd (on a port of its own) is stopped with it."""
+    epmd_port = free_port()
+    try:
+        yield from _serve("rabbitmq", lambda tmp: _start_rabbitmq(tmp, epmd_port), tmp_path_factory)
+    finally:
+        _stop_epmd(epmd_port)
