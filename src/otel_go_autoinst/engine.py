@@ -28,7 +28,7 @@ from .build import (
 )
 from .detect import Package, Project, detect_project, list_packages, module_versions
 from .errors import GoError, UserError
-from .plan import Plan, make_plan
+from .plan import HOOKS_TAG, Plan, make_plan
 from .report import (
     DependencyChange,
     Diagnostic,
@@ -133,6 +133,8 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
     """Detect the packages and plan; the rewrite is conservative (no escape verdicts yet)."""
     rule_sets = load_rule_sets(opts.rules, opts.disabled)
     go_flags, vendored = _module_mode(opts, ws, project)
+    go_flags = with_hooks_tag(go_flags)
+    ws.env["GOFLAGS"] = _goflags_with_hooks_tag(ws.env.get("GOFLAGS", ""))
     modules_of = {rs.name: _hooks_module(rs) for rs in rule_sets}
     used: set[Path | None] = {m.dir.resolve() for m in project.modules}
     used |= {builtin_rules_dir().resolve(), None}
@@ -142,7 +144,7 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
     with ThreadPoolExecutor(max_workers=4) as pool:  # the go list runs at once
         build = pool.submit(
             list_packages, project.root, opts.patterns or ["."], ws.env,
-            test=test, flags=opts.list_flags,
+            test=test, flags=with_hooks_tag(opts.list_flags),
         )  # fmt: skip
         plain_versions = pool.submit(module_versions, project.root, os.environ)
         packages = build.result()
@@ -196,6 +198,36 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
         changes,
         go_flags,
     )
+
+
+def with_hooks_tag(flags: list[str]) -> list[str]:
+    """`flags` with HOOKS_TAG added to each -tags value (a command-line -tags replaces GOFLAGS'):
+    the whole instrumented build has the tag (a custom tag changes nothing else), so the files of
+    the user's hooks that carry `//go:build otelautoinst` are in it, and out of the plain build."""
+    out: list[str] = []
+    pending = False  # the previous flag was a -tags waiting for its value
+    for flag in flags:
+        name, eq, value = flag.partition("=")
+        if pending:
+            out.append(_add_hooks_tag(flag))
+        elif name.lstrip("-") == "tags" and name.startswith("-") and eq:
+            out.append(f"{name}={_add_hooks_tag(value)}")
+        else:
+            out.append(flag)
+        pending = not pending and flag in ("-tags", "--tags")
+    return out
+
+
+def _add_hooks_tag(value: str) -> str:
+    tags = [t for t in re.split(r"[,\s]+", value) if t]
+    return ",".join(tags if HOOKS_TAG in tags else [*tags, HOOKS_TAG])
+
+
+def _goflags_with_hooks_tag(goflags: str) -> str:
+    flags = goflags.split()
+    if any(f.lstrip("-").startswith("tags=") for f in flags):
+        return " ".join(with_hooks_tag(flags))
+    return " ".join([*flags, f"-tags={HOOKS_TAG}"])
 
 
 def _flag_value(flags: list[str], name: str) -> str | None:
@@ -311,7 +343,7 @@ def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepar
         dep_dirs = {p.dir for p in prepared.packages if p.import_path in hooks_deps}
         # Local packages (the hooks', the helpers they call, the API): edited without a version.
         local = [p for p in prepared.hooks.values() if not p.standard and p.module_version is None]
-        key = verdict_key(ws, plan, conservative, dep_dirs, local, opts.list_flags)
+        key = verdict_key(ws, plan, conservative, dep_dirs, local, with_hooks_tag(opts.list_flags))
         cached = load_verdicts(key)
         if cached is not None:
             verdicts = cached
@@ -319,7 +351,7 @@ def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepar
             overlay = write_overlay(ws, conservative, {}, "probe")
             probe = run_go_streaming(
                 ws,
-                ["build", f"-overlay={overlay}", *opts.list_flags,
+                ["build", f"-overlay={overlay}", *with_hooks_tag(opts.list_flags),
                  *gcflags_for(plan.hooks_packages, [], "-m"), *plan.hooks_packages],
                 plan.hooks_packages,
                 show=False,

@@ -22,6 +22,11 @@ from .goparse import TYPE_PARAM, FuncDecl, GoFile, Param
 from .rules import FileRule, FunctionRule, RuleSet, StructRule
 
 API_PACKAGE = "github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+# What only the instrumented build provides: the tool's rules module (the API, gls, otelsetup...).
+RULES_MODULE = "github.com/otel-go-autoinst/otel-go-autoinst/rules"
+# The build tag the instrumented build sets (engine.py): a user's hooks files carry
+# `//go:build otelautoinst`, so the plain build, vet and test of their module skip them.
+HOOKS_TAG = "otelautoinst"
 CALL_CONTEXT = f"*{API_PACKAGE}.CallContext"
 
 # The //otel:span directive: a built-in rule set without rules, whose rules the planner makes for
@@ -217,6 +222,7 @@ class Planner:
         self._hook_decls: dict[str, dict[str, tuple[Path, FuncDecl]]] = {}  # hooks package
         self._targets: dict[tuple[Path, int], Target] = {}
         self._generic_types: dict[tuple[str, str], tuple[goparse.TypeParam, ...] | None] = {}
+        self._plain_checked: set[str] = set()  # hooks packages checked by _check_plain_build
         self.plan = Plan()
 
     # -- files ---------------------------------------------------------------------------------
@@ -272,6 +278,8 @@ class Planner:
             raise UserError(
                 f"{rule.source}: hooks package {rule_set.hooks} cannot be loaded: {reason}."
             )
+        if not rule_set.builtin:
+            self._check_plain_build(pkg)
         declared = self._hook_declarations(pkg).get(name)
         if declared is None:
             raise UserError(
@@ -297,6 +305,25 @@ class Planner:
                         found.setdefault(decl.name, (path, decl))
             self._hook_decls[pkg.import_path] = found
         return self._hook_decls[pkg.import_path]
+
+    def _check_plain_build(self, pkg: Package) -> None:
+        """A warning, once per file, for a file of the user's hooks that imports a package of the
+        rules module without `//go:build otelautoinst`: the plain build of the module fails on it."""
+        if pkg.import_path in self._plain_checked:
+            return
+        self._plain_checked.add(pkg.import_path)
+        for path in pkg.go_files:
+            parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
+            ours = [
+                i.path for i in parsed.imports
+                if i.path == RULES_MODULE or i.path.startswith(RULES_MODULE + "/")
+            ]  # fmt: skip
+            if ours and not _requires_hooks_tag(parsed.build_constraint):
+                self.plan.warnings.append(
+                    f"{path}: imports {ours[0]}, which only the instrumented build provides, but "
+                    f"has no `//go:build {HOOKS_TAG}` line: the plain `go build`, `go vet` and "
+                    "`go test` of your module fail on it (add the line at the top of the file)."
+                )
 
     def _hook_functions(self, pkg: Package) -> dict[str, tuple[list[str], Node | None]]:
         if pkg.import_path not in self._bodies:
@@ -528,6 +555,17 @@ class Planner:
 def _trusted(rule_set: RuleSet) -> bool:
     """Built-in support sets may add to the runtime's own machinery (NEVER_INSTRUMENTED)."""
     return rule_set.builtin and rule_set.support
+
+
+def _requires_hooks_tag(constraint: str | None) -> bool:
+    """Whether a `//go:build` line keeps its file out of every build without HOOKS_TAG: the tag
+    is a term of a conjunction of terms (`otelautoinst`, `otelautoinst && linux`)."""
+    if constraint is None:
+        return False
+    expression = constraint.removeprefix("//go:build").strip()
+    if "||" in expression or "(" in expression:
+        return False
+    return HOOKS_TAG in [term.strip() for term in expression.split("&&")]
 
 
 def _span_arguments(text: str, where: str) -> tuple[str | None, list[tuple[str, str]]]:
