@@ -15,7 +15,7 @@ import (
 
 // v1Handler: insert, the same insert again (a duplicate key: a write error in an ok:1 reply),
 // insert of three more, a find read in batches of one (find, then getMore), update, delete,
-// aggregate and a command the server does not know.
+// aggregate, a ping without the request's context and a command the server does not know.
 func v1Handler(uri string) http.HandlerFunc {
 	var client *mongo.Client
 	if uri != "" {
@@ -89,6 +89,11 @@ func v1Handler(uri string) http.HandlerFunc {
 		var counted []bson.M
 		if err := agg.All(ctx, &counted); err != nil {
 			fail(w, "aggregate cursor", err)
+			return
+		}
+		// no context: the span's parent is the request's, found in the goroutine
+		if err := client.Ping(context.Background(), nil); err != nil {
+			fail(w, "ping", err)
 			return
 		}
 		unknown := client.Database("app").RunCommand(ctx, bson.D{{Key: "noSuchCommand", Value: 1}}).Err()
