@@ -237,8 +237,8 @@ def test_instrumented_answers_like_plain(built: Built, servers: list[Server]) ->
     assert server.stop()[0] == 0
 
 
+# One instrumented test build per module: the newest release (the fixture's build is reused).
+@pytest.mark.parametrize("built", ["newest"], indirect=True)
 def test_go_test_passes_plain_and_instrumented(built: Built) -> None:
-    if built.variant != "newest":
-        pytest.skip("one instrumented test build per module: the newest release")
     _run(["go", "test", "-count=1", "./..."], built.mod)
     _run([*CLI, "test", "-C", str(built.mod), "-count=1", "./..."], REPO, _clean_env())

@@ -253,9 +253,9 @@ def test_routers_answer_like_plain(routers: Built, services: list[Service]) -> N
     assert inst.stop()[0] == 0
 
 
+# One instrumented test build per module: the newest releases (the fixture's build is reused).
+@pytest.mark.parametrize("routers", ["newest"], indirect=True)
 def test_router_module_go_test_plain_and_instrumented(routers: Built) -> None:
-    if routers.variant != "newest":
-        pytest.skip("one instrumented test build per module: the newest releases")
     _run(["go", "test", "-count=1", "./..."], routers.mod)
     _run([*CLI, "test", "-C", str(routers.mod), "-count=1", "./..."], REPO, _clean_env())
 
@@ -376,8 +376,8 @@ def test_fast_answers_like_plain(fast: Built, services: list[Service]) -> None:
     assert inst.fiber.stop()[0] == 0
 
 
+# One instrumented test build per module: the newest releases (the fixture's build is reused).
+@pytest.mark.parametrize("fast", ["newest"], indirect=True)
 def test_fast_module_go_test_plain_and_instrumented(fast: Built) -> None:
-    if fast.variant != "newest":
-        pytest.skip("one instrumented test build per module: the newest releases")
     _run(["go", "test", "-count=1", "./..."], fast.mod)
     _run([*CLI, "test", "-C", str(fast.mod), "-count=1", "./..."], REPO, _clean_env())
