@@ -1,3 +1,5 @@
+//go:build otelautoinst
+
 // Package hooks records what the instrumented calls look like: every hook prints a "HOOK:" line on
 // stdout, interleaved with the program's own "OUT:" lines.
 package hooks
