@@ -43,7 +43,8 @@ func newClientOnEnter(call *api.CallContext, opts []*options.ClientOptions) {
 			theirs = o.Monitor
 		}
 	}
-	if theirs != nil && (mongotrace.IsOtelmongo(theirs.Started) || mongotrace.IsOtelmongo(theirs.Succeeded)) {
+	if theirs != nil && (isOurs(theirs) ||
+		mongotrace.IsOtelmongo(theirs.Started) || mongotrace.IsOtelmongo(theirs.Succeeded)) {
 		return
 	}
 	m := monitor(mongotrace.NewTracer(scope), theirs)
@@ -56,8 +57,21 @@ func newClientOnEnter(call *api.CallContext, opts []*options.ClientOptions) {
 	call.SetParam(0, append(opts[:len(opts):len(opts)], &options.ClientOptions{Monitor: m}))
 }
 
+// ourStarted is the code of the Started function of this package's monitors (one function literal,
+// whatever the closure holds): a monitor that has it is already ours. The driver builds the Clients
+// of client-side encryption from a copy of a Client's options, monitor included, through the same
+// function: they share its monitor rather than wrap it again (which would make two spans a command).
+var ourStarted = reflect.ValueOf(monitor(nil, nil).Started).Pointer()
+
+func isOurs(m *event.CommandMonitor) bool {
+	return m.Started != nil && reflect.ValueOf(m.Started).Pointer() == ourStarted
+}
+
 // monitor is the command monitor of one Client: t's spans around theirs (which may be nil or have
 // nil functions). Theirs starts first and ends last, so a span never outlives a panic of theirs.
+// Never inlined: an inlined copy would have function literals of its own, unknown to isOurs.
+//
+//go:noinline
 func monitor(t *mongotrace.Tracer, theirs *event.CommandMonitor) *event.CommandMonitor {
 	if theirs == nil {
 		theirs = &event.CommandMonitor{}
