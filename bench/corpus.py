@@ -294,7 +294,10 @@ def excerpt(lines: list[str]) -> list[str]:
         chosen = lines[start:]
     else:
         chosen = lines
-    kept = [s.rstrip() for s in chosen if s.strip() and not NOISE.match(s)]
+    kept: list[str] = []
+    for line in chosen:  # repeated log lines say nothing new: keep the first of each
+        if line.strip() and not NOISE.match(line) and line.rstrip() not in kept:
+            kept.append(line.rstrip())
     return [s if len(s) <= 240 else s[:237] + "..." for s in kept[:EXCERPT_LINES]]
 
 
