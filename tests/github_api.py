@@ -6,6 +6,7 @@ Endpoints (those the action uses):
     GET   /repos/{owner}/{repo}/issues/{n}/comments     per_page/page + Link pagination
     POST  /repos/{owner}/{repo}/issues/{n}/comments
     PATCH /repos/{owner}/{repo}/issues/comments/{id}
+    DELETE /repos/{owner}/{repo}/issues/comments/{id}   own comments only (403 otherwise)
     GET   /repos/{owner}/{repo}/pulls/{n}               JSON, or the diff with
                                                         Accept: application/vnd.github.v3.diff
     GET   /repos/{owner}/{repo}/pulls/{n}/files         per_page/page + Link pagination
@@ -14,7 +15,9 @@ Knobs: `add_token(token, login, write=..., app=...)` (a read-only token gets Git
 "Resource not accessible by integration" on writes; an App installation token gets 403 on
 GET /user), `fail(method, path, status=502, times=N, ...)` (the next N requests to that endpoint
 fail; `apply=True` performs the write before failing, as when a response is lost), `add_pull`,
-`add_comment`. Every request is recorded (`requests`: method, path, query, body) for assertions.
+`add_comment`, `hold_creates(n)` (the next n comment creations wait for each other, so n
+concurrent runs all list before any of them creates: the race of two runs on one pull request).
+Every request is recorded (`requests`: method, path, query, body) for assertions.
 
 Every request and every response is validated against GitHub's published OpenAPI description
 (npm package @octokit/openapi, fetched by scripts/fetch-github-openapi.sh) with openapi-core.
@@ -51,6 +54,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", "list_comments"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", "create_comment"),
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", "update_comment"),
+    ("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}", "delete_comment"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", "get_pull"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", "list_files"),
 ]
@@ -147,6 +151,7 @@ class GitHubAPI:
         self.violations: list[str] = []
         self.next_id = 1000
         self.user_ids: dict[str, int] = {}
+        self.create_barrier: threading.Barrier | None = None
 
     # ------------------------------------------------------------------ knobs
 
@@ -170,6 +175,10 @@ class GitHubAPI:
             self.failures.setdefault(key, []).append(
                 Failure(status=status, headers=dict(headers or {}), body=body, apply=apply)
             )
+
+    def hold_creates(self, parties: int = 2) -> None:
+        """The next `parties` comment creations are answered only once all have arrived."""
+        self.create_barrier = threading.Barrier(parties, timeout=60)
 
     def add_comment(self, repo: str, number: int, body: str, login: str) -> dict[str, Any]:
         with self.lock:
@@ -299,6 +308,13 @@ class GitHubAPI:
         except ValueError:
             parsed = body.decode("utf-8", "replace")
         rec = Recorded(method, path, query, parsed, token=token)
+        barrier = self.create_barrier
+        if barrier is not None and method == "POST" and path.endswith("/comments"):
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                self.violations.append("hold_creates: fewer creations than expected arrived")
+            self.create_barrier = None
         with self.lock:
             self.requests.append(rec)
             route = next(
@@ -406,6 +422,21 @@ class GitHubAPI:
         comment["updated_at"] = _now()
         return _json(200, comment)
 
+    def _delete_comment(
+        self, tok: Token, params: dict[str, str], *_: Any
+    ) -> tuple[int, dict[str, str], bytes]:
+        cid = int(params["comment_id"])
+        comment = self.comments.get(cid)
+        if comment is None or self.comment_issue[cid][0] != f"{params['owner']}/{params['repo']}":
+            return _error(404, "Not Found")
+        if not tok.write:
+            return _error(403, "Resource not accessible by integration")
+        if comment["user"]["login"] != tok.login:
+            return _error(403, "You cannot delete someone else's comment")
+        del self.comments[cid]
+        del self.comment_issue[cid]
+        return 204, {}, b""
+
     def _get_pull(
         self, tok: Token, params: dict[str, str], _q: Any, headers: dict[str, str], *_: Any
     ) -> tuple[int, dict[str, str], bytes]:
@@ -504,6 +535,10 @@ class GitHubAPI:
         operation = self.spec["paths"][spec_path][method.lower()]
         ctype = rheaders.get("Content-Type", "application/json").split(";")[0]
         where = f"response {status} to {method} {path}"
+        if status == 204 and not rbody:
+            if "204" not in operation["responses"]:
+                self.violations.append(f"{where}: status not described for this operation")
+            return
         if ctype == DIFF_MEDIA_TYPE:
             if DIFF_MEDIA_TYPE not in headers.get("accept", "") or status != 200:
                 self.violations.append(f"{where}: diff sent without being asked for")

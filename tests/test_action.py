@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +67,40 @@ FORK = event("pull_request_fork")
 
 
 # ------------------------------------------------------------------------------ fixtures
+
+BUILD_USER = "otel-go-build"
+# Go's caches for the build user, kept across tests and sessions (the carried cache folder)
+CACHE = Path(os.environ.get("OTEL_GO_AUTOINST_TEST_CACHE", "/tmp/otel-go-autoinst-action-cache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def build_user() -> None:
+    """As root (the Action's container), the entrypoint runs the build and tests as the
+    unprivileged build user: create it as scripts/install.sh does, and let it run this Python."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(BUILD_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", BUILD_USER],
+            check=True,
+        )
+    # the engine runs as that user from this Python and this checkout: folders traversable
+    for folder in {Path(sys.prefix), *Path(sys.prefix).parents, ROOT, *ROOT.parents}:
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            folder.chmod(mode | 0o001)
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A temporary folder the build user can read (pytest's own are private to root), as the
+    runner's workspace is to the container."""
+    path = Path(tempfile.mkdtemp(prefix="otel-action-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -201,6 +237,7 @@ def run_action(
             "GITHUB_STEP_SUMMARY": str(summary),
             "RUNNER_TEMP": str(runner),
             "INPUT_GITHUB_TOKEN": token,
+            "OTEL_GO_AUTOINST_CACHE": str(CACHE),
         }
     )
     if path is not None:
@@ -635,7 +672,10 @@ def test_matrix_mode_follows_go_work(tmp_path: Path) -> None:
         ({"rules": "missing.yaml"}, "Rule path 'missing.yaml' (input rules) does not exist"),
         ({"mode": "comment"}, "Input `report` is empty"),
         ({"mode": "comment", "report": "nothing/*.json"}, "No report file matches"),
-        ({"mode": "comment", "report": "bad.json"}, "bad.json is not an otel-go-autoinst report"),
+        (
+            {"mode": "comment", "report": "bad.json"},
+            "bad.json is not a valid otel-go-autoinst report",
+        ),
         ({"mode": "comment", "report": "ok.json"}, "No pull request to comment on"),
         ({"mode": "comment", "report": "ok.json", "pr_number": "x1"}, "`pr_number` must be"),
     ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,13 @@ def gh() -> Iterator[GitHubAPI]:
 
 def upsert(api: GitHubAPI, body: str, token: str = APP_TOKEN):  # type: ignore[no-untyped-def]
     return upsert_sticky_comment(
-        token=token, repo=REPO, pr_number=PR, body=body, api_url=api.base_url, backoff_factor=0.01
+        token=token,
+        repo=REPO,
+        pr_number=PR,
+        body=body,
+        api_url=api.base_url,
+        backoff_factor=0.01,
+        marker=COMMENT_MARKER,
     )
 
 
@@ -136,7 +143,8 @@ def test_unknown_pull_request_or_bad_token_is_skipped(gh: GitHubAPI) -> None:
     assert upsert(gh, body("x")).action == "skipped"
     out = upsert(gh, body("x"), token="ghp_not_known")
     assert out.action == "skipped" and "401" in (out.reason or "")
-    assert upsert_sticky_comment(token="", repo=REPO, pr_number=PR, body="x").action == "skipped"
+    out = upsert_sticky_comment(token="", repo=REPO, pr_number=PR, body="x", marker=COMMENT_MARKER)
+    assert out.action == "skipped"
 
 
 def test_502_on_create_then_success_makes_one_comment(gh: GitHubAPI) -> None:
@@ -201,7 +209,8 @@ def test_429_retry_after_on_listing_is_honoured(gh: GitHubAPI) -> None:
     start = time.monotonic()
     assert upsert(gh, body("report")).action == "created"
     assert time.monotonic() - start >= 1.0
-    assert [r.status for r in gh.requests_to("GET", "comments$")] == [429, 200]
+    # the listing before creating (429 then 200) and the one after, that reconciles
+    assert [r.status for r in gh.requests_to("GET", "comments$")] == [429, 200, 200]
 
 
 def test_rate_limit_beyond_the_bounded_wait_is_skipped(gh: GitHubAPI) -> None:
@@ -218,6 +227,63 @@ def test_rate_limit_beyond_the_bounded_wait_is_skipped(gh: GitHubAPI) -> None:
     assert time.monotonic() - start < 10
     assert out.action == "skipped" and "rate limit" in (out.reason or "").lower()
     assert gh.comments_on(REPO, PR) == []
+
+
+def test_primary_rate_limit_403_on_create_with_a_near_reset_is_retried(gh: GitHubAPI) -> None:
+    # GitHub's primary rate limit: 403 (not 429), no Retry-After, X-RateLimit-Remaining 0
+    reset = int(time.time()) + 2
+    gh.fail(
+        "POST",
+        COMMENTS,
+        403,
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        body={
+            "message": "API rate limit exceeded for installation ID 1.",
+            "documentation_url": "x",
+        },
+    )
+    out = upsert(gh, body("report"))
+    assert out.action == "created", out.reason
+    assert time.time() >= reset
+    assert [r.status for r in gh.requests_to("POST")] == [403, 201]
+    assert len(gh.comments_on(REPO, PR)) == 1
+
+
+def test_primary_rate_limit_403_with_a_far_reset_is_not_a_permission_problem(
+    gh: GitHubAPI,
+) -> None:
+    gh.fail(
+        "POST",
+        COMMENTS,
+        403,
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 3000)},
+        body={
+            "message": "API rate limit exceeded for installation ID 1.",
+            "documentation_url": "x",
+        },
+    )
+    start = time.monotonic()
+    out = upsert(gh, body("report"))
+    assert time.monotonic() - start < 10
+    assert out.action == "skipped"
+    reason = out.reason or ""
+    assert "rate limit" in reason and "permission" not in reason and "may not" not in reason
+    assert "resets in 50 min" in reason
+
+
+def test_concurrent_creations_leave_one_comment(gh: GitHubAPI) -> None:
+    """Two runs list (nothing), both create: each then lists again, the oldest stays."""
+    gh.hold_creates(2)
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda text: upsert(gh, body(text)), ["run a", "run b"]))
+    [kept] = gh.comments_on(REPO, PR)
+    assert [o.url for o in outs] == [kept["html_url"]] * 2
+    assert len(gh.requests_to("POST")) == 2
+    assert [r.status for r in gh.requests_to("DELETE")].count(204) == 1
+    assert kept["body"] in (body("run a"), body("run b"))
+    # the next run edits that one
+    assert upsert(gh, body("run c")).action == "updated"
+    assert [c["body"] for c in gh.comments_on(REPO, PR)] == [body("run c")]
 
 
 def test_token_never_logged(gh: GitHubAPI, caplog) -> None:  # type: ignore[no-untyped-def]

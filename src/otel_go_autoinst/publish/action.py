@@ -41,6 +41,8 @@ from typing import Any
 from otel_go_autoinst.errors import UserError
 from otel_go_autoinst.publish import annotations as ann
 from otel_go_autoinst.publish import release as rel
+from otel_go_autoinst.publish import untrusted
+from otel_go_autoinst.publish.sandbox import Sandbox, sandbox
 from otel_go_autoinst.report import ModuleInfo, Report, StepOutcome
 
 MODES = ("run", "comment", "matrix", "merge")
@@ -90,6 +92,15 @@ COMMAND_FILES_ENV = (
     "GITHUB_STEP_SUMMARY",
 )
 SKIP_DIRS = {"vendor", "testdata", "node_modules"}
+CACHE_ENV = "OTEL_GO_AUTOINST_CACHE"
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def visible(text: str) -> str:
+    """One line: control characters (newlines included) shown as escapes."""
+    return _INVISIBLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 
@@ -106,6 +117,18 @@ class Log:
 
     def line(self, text: str = "") -> None:
         print(text, file=self.stream, flush=True)
+
+    def untrusted(self, text: str) -> None:
+        """Print text derived from the repository (paths, go.mod lines, module names): on one
+        line, and inside a stop-commands block when it could be read as a workflow command."""
+        shown = visible(text)
+        if "::" in shown or "##[" in shown:
+            stop = uuid.uuid4().hex
+            self.line(f"::stop-commands::{stop}")
+            self.line(shown)
+            self.line(f"::{stop}::")
+        else:
+            self.line(shown)
 
     def warning(self, text: str) -> None:
         self.line(ann.workflow_command("warning", text))
@@ -246,18 +269,38 @@ class Context:
         return with_safe_directory(env, self.workspace)
 
 
-def with_safe_directory(env: dict[str, str], directory: Path) -> dict[str, str]:
-    """Mark `directory` safe for git (the checkout belongs to the runner's user, not the
-    container's) for child processes only, through git's command-scope config variables,
-    so no git configuration file is written."""
+def git_roots(start: Path, workspace: Path) -> list[Path]:
+    """The workspace and every git work tree from `start` up to the filesystem root: a checkout
+    into a subfolder (actions/checkout `path: src`) has its `.git` below the workspace."""
+    roots = [workspace]
+    for directory in [start, *start.parents]:
+        if (directory / ".git").exists() and directory not in roots:
+            roots.append(directory)
+    return roots
+
+
+def with_safe_directory(env: dict[str, str], directory: Path, *more: Path) -> dict[str, str]:
+    """Mark the checkout's work trees safe for git (the checkout belongs to the runner's user,
+    not the container's, nor the build user's) for child processes only, through git's
+    command-scope config variables, so no git configuration file is written."""
     try:
         count = int(env.get("GIT_CONFIG_COUNT", "0"))
     except ValueError:
         count = 0
     env = dict(env)
-    env[f"GIT_CONFIG_KEY_{count}"] = "safe.directory"
-    env[f"GIT_CONFIG_VALUE_{count}"] = str(directory)
-    env["GIT_CONFIG_COUNT"] = str(count + 1)
+    existing = {
+        env.get(f"GIT_CONFIG_VALUE_{i}")
+        for i in range(count)
+        if env.get(f"GIT_CONFIG_KEY_{i}") == "safe.directory"
+    }
+    for path in (directory, *more):
+        if str(path) in existing:
+            continue
+        existing.add(str(path))
+        env[f"GIT_CONFIG_KEY_{count}"] = "safe.directory"
+        env[f"GIT_CONFIG_VALUE_{count}"] = str(path)
+        count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
     return env
 
 
@@ -269,7 +312,7 @@ def write_outputs(env: Mapping[str, str], outputs: Mapping[str, str], log: Log) 
     path = env.get("GITHUB_OUTPUT")
     if not path:
         for key, value in outputs.items():
-            log.line(f"output {key}={value}")
+            log.untrusted(f"output {key}={value}")
         return
     with open(path, "a", encoding="utf-8") as handle:
         for key, value in outputs.items():
@@ -351,7 +394,7 @@ def find_gomod(workdir: Path, workspace: Path) -> Path | None:
     return None
 
 
-def setup_toolchain(workdir: Path, ctx: Context, env: dict[str, str], log: Log) -> str:
+def setup_toolchain(workdir: Path, ctx: Context, box: Sandbox, log: Log) -> str:
     """Honour the module's `go` and `toolchain` lines: Go's toolchain switching
     (GOTOOLCHAIN=auto) fetches the version the module asks for when the installed Go is older.
     Returns the Go version in use for the module."""
@@ -362,10 +405,11 @@ def setup_toolchain(workdir: Path, ctx: Context, env: dict[str, str], log: Log) 
             "set `working_directory` to the module's folder."
         )
     go_line, toolchain_line = go_directives(gomod)
-    log.line(
+    log.untrusted(
         f"{rel_to(gomod, ctx.workspace)}: go {go_line or '(none)'}"
         + (f", toolchain {toolchain_line}" if toolchain_line else "")
     )
+    env = box.env
     if env.get("GOTOOLCHAIN", "") in ("", "auto"):
         env["GOTOOLCHAIN"] = "auto"
     version = ""
@@ -373,7 +417,7 @@ def setup_toolchain(workdir: Path, ctx: Context, env: dict[str, str], log: Log) 
     # `go env GOVERSION` then names the Go that runs for this module.
     for cmd in (["go", "list", "-m"], ["go", "env", "GOVERSION"]):
         try:
-            proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+            proc = box.run(cmd, cwd=workdir, capture_output=True)
         except FileNotFoundError:
             raise UserError("Go is not installed (no `go` on PATH).") from None
         if proc.returncode != 0:
@@ -381,7 +425,7 @@ def setup_toolchain(workdir: Path, ctx: Context, env: dict[str, str], log: Log) 
             detail = detail.removeprefix("go: ").rstrip(".")
             raise UserError(f"Go cannot run for this module: {detail}.")
         version = proc.stdout.strip()
-    log.line(f"Using {version} (GOTOOLCHAIN={env['GOTOOLCHAIN']})")
+    log.untrusted(f"Using {version} (GOTOOLCHAIN={env['GOTOOLCHAIN']})")
     return version
 
 
@@ -389,20 +433,17 @@ def setup_toolchain(workdir: Path, ctx: Context, env: dict[str, str], log: Log) 
 # Running the engine
 
 
-def run_streamed(
-    cmd: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Log
-) -> tuple[int, str]:
+def run_streamed(cmd: Sequence[str], *, cwd: Path, box: Sandbox, log: Log) -> tuple[int, str]:
     """Run a command, copy its output to the log with workflow commands switched off (the
     output of the user's tests must not issue commands), return (exit code, last lines)."""
     stop = uuid.uuid4().hex
-    log.line("$ " + shlex.join(cmd))
     log.line(f"::stop-commands::{stop}")
+    log.line("$ " + visible(shlex.join(cmd)))
     tail: list[str] = []
     try:
-        proc = subprocess.Popen(
+        proc = box.popen(
             list(cmd),
             cwd=cwd,
-            env=dict(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -440,7 +481,7 @@ def run_engine(
     flags: Sequence[str],
     packages: Sequence[str],
     report_file: Path,
-    env: Mapping[str, str],
+    box: Sandbox,
     log: Log,
 ) -> EngineStep:
     cmd = [*rel.engine_command(), kind, "-C", str(workdir)]
@@ -451,13 +492,14 @@ def run_engine(
     cmd += ["--report", str(report_file), *flags, *packages]
     if report_file.exists():
         report_file.unlink()
-    code, tail = run_streamed(cmd, cwd=workdir, env=env, log=log)
+    code, tail = run_streamed(cmd, cwd=workdir, box=box, log=log)
     report = None
     if report_file.is_file():
+        # written where the pull request's tests could reach it: validated like any report
         try:
-            report = Report.read(report_file)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning(f"The engine's {kind} report could not be read: {exc}")
+            report = untrusted.read_report(report_file, f"The engine's {kind} report")
+        except UserError as exc:
+            log.warning(str(exc))
     return EngineStep(kind=kind, exit_code=code, report=report, tail=tail)
 
 
@@ -504,6 +546,9 @@ def render(
     from otel_go_autoinst import render as rnd
 
     head = (pr.head_sha if pr else None) or ctx.sha or None
+    if head is not None and not re.fullmatch(r"[0-9a-f]{40}", head):
+        head = None
+    report = untrusted.defused(report)
     if summary:
         return rnd.render_markdown(
             report,
@@ -666,18 +711,40 @@ def mode_run(ctx: Context, inputs: Inputs, log: Log) -> int:
             "Nothing to do: build, test are false and no targets are set "
             "(use mode: matrix for a plan only)."
         )
-    build_flags = split_flags("go_build_flags", inputs["go_build_flags"])
-    test_flags = split_flags("go_test_flags", inputs["go_test_flags"])
+    split_flags("go_build_flags", inputs["go_build_flags"])
+    split_flags("go_test_flags", inputs["go_test_flags"])
     workdir = resolve_workdir(ctx, inputs)
     rules = resolve_rules(ctx, inputs)
+    out_dir = prepare_output_dir(ctx, inputs)
+    env = with_safe_directory(ctx.child_env(), *git_roots(workdir, ctx.workspace))
+    cache = ctx.env.get(CACHE_ENV)
+    cache_dir = resolve_in_workspace(ctx, cache, "cache_dir") if cache else None
+    with sandbox(env, cache_dir) as box:
+        return run_in_sandbox(ctx, inputs, log, box, workdir, out_dir, rules)
+
+
+def run_in_sandbox(
+    ctx: Context,
+    inputs: Inputs,
+    log: Log,
+    box: Sandbox,
+    workdir: Path,
+    out_dir: Path,
+    rules: Sequence[Path],
+) -> int:
+    do_build = inputs.flag("build")
+    do_test = inputs.flag("test")
+    targets = rel.parse_targets(inputs["targets"])
+    build_flags = split_flags("go_build_flags", inputs["go_build_flags"])
+    test_flags = split_flags("go_test_flags", inputs["go_test_flags"])
     disable = split_list(inputs["disable_rules"])
     packages = split_list(inputs["packages"]) or ["./..."]
-    out_dir = prepare_output_dir(ctx, inputs)
-    env = ctx.child_env()
     pr = ctx.pull_request()
+    if box.dropped:
+        log.line("The build and tests run as an unprivileged user (no token, no command files).")
 
     with log.group("Go toolchain"):
-        go_version = setup_toolchain(workdir, ctx, env, log)
+        go_version = setup_toolchain(workdir, ctx, box, log)
 
     steps: dict[str, EngineStep] = {}
 
@@ -689,8 +756,8 @@ def mode_run(ctx: Context, inputs: Inputs, log: Log) -> int:
             disable=disable,
             flags=flags,
             packages=packages,
-            report_file=out_dir / f"report-{kind}.json",
-            env=env,
+            report_file=box.scratch / f"report-{kind}.json",
+            box=box,
             log=log,
         )
 
@@ -742,9 +809,11 @@ def mode_run(ctx: Context, inputs: Inputs, log: Log) -> int:
                     rules=rules,
                     disable=disable,
                     build_flags=build_flags,
-                    env=env,
+                    env=box.env,
                     display_root=ctx.workspace,
-                    log=log.line,
+                    log=log.untrusted,
+                    stage=box.scratch,
+                    run=box.run,
                 )
                 report.binaries = result.binaries
                 binaries_out = rel.binaries_json(result.binaries)
@@ -770,7 +839,7 @@ def mode_run(ctx: Context, inputs: Inputs, log: Log) -> int:
         comment = publish_comment(
             ctx, inputs, pr, render(report, ctx, pr, changes, summary=False), log
         )
-        log.line(
+        log.untrusted(
             f"Report: {rel_to(report_path, ctx.workspace)}; "
             f"{len(report.instrumented)} functions instrumented."
         )
@@ -818,21 +887,7 @@ def load_reports(ctx: Context, spec: str) -> list[tuple[Path, Report]]:
                 files.append(path)
         if not matches or not any(Path(m).exists() for m in matches):
             raise UserError(f"No report file matches {pattern!r} (input report).")
-    reports = []
-    for path in files:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            raise UserError(f"Report {rel_to(path, ctx.workspace)} is too large to be a report.")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            reports.append((path, Report.from_dict(data)))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UserError(
-                f"{rel_to(path, ctx.workspace)} is not an otel-go-autoinst report "
-                f"({type(exc).__name__}: {exc})."
-            ) from None
-    return reports
+    return [(path, untrusted.read_report(path, rel_to(path, ctx.workspace))) for path in files]
 
 
 def github_get_json(ctx: Context, path: str, log: Log, attempts: int = 4) -> Any:
@@ -917,9 +972,14 @@ def pr_for_publish(
         if any(p.get("number") == number for p in listed):
             return PullRequest(number=number, head_sha=run_sha), True
         pr_data = github_get_json(ctx, f"/repos/{ctx.repository}/pulls/{number}", log)
-        head_sha = (
-            ((pr_data or {}).get("head") or {}).get("sha") if isinstance(pr_data, dict) else None
-        )
+        if not isinstance(pr_data, dict):
+            log.warning(
+                f"Could not read pull request #{number} from the GitHub API to check that it "
+                "has the commit the triggering run built; no comment is posted (see the log "
+                "line above)."
+            )
+            return None, False
+        head_sha = (pr_data.get("head") or {}).get("sha")
         if not run_sha or head_sha != run_sha:
             log.warning(
                 f"Pull request #{number} does not have the commit the triggering run built "
@@ -942,7 +1002,7 @@ def mode_publish(ctx: Context, inputs: Inputs, log: Log, *, merge: bool) -> int:
         report = reports[0]
     else:
         report = load_merge()(reports)
-    log.line(f"{len(reports)} report(s): {', '.join(rel_to(p, ctx.workspace) for p in files)}")
+    log.untrusted(f"{len(reports)} report(s): {', '.join(rel_to(p, ctx.workspace) for p in files)}")
     if merge or len(reports) > 1:
         report_path = prepare_output_dir(ctx, inputs) / REPORT_FILE
         report.write(report_path)
@@ -1020,7 +1080,7 @@ def mode_matrix(ctx: Context, inputs: Inputs, log: Log) -> int:
     matrix = {"include": include}
     with log.group(f"{len(include)} Go module(s)"):
         for item in include:
-            log.line(f"{item['working_directory']}: {item['module']}")
+            log.untrusted(f"{item['working_directory']}: {item['module']}")
     write_outputs(
         ctx.env,
         {"matrix": json.dumps(matrix, separators=(",", ":")), "count": str(len(include))},
@@ -1079,7 +1139,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return mode_publish(ctx, inputs, log, merge=mode == "merge")
     except UserError as exc:
         log.error(str(exc))
-        print(f"otel-go-autoinst: {exc}", file=sys.stderr, flush=True)
+        print(f"otel-go-autoinst: {visible(str(exc))}", file=sys.stderr, flush=True)
         return exc.exit_code or 2
     except KeyboardInterrupt:
         print("otel-go-autoinst: interrupted.", file=sys.stderr, flush=True)

@@ -1,13 +1,17 @@
 """The sticky pull-request comment, with PyGithub.
 
 One comment per pull request, found by a hidden marker line AND its author being the token's own
-login, edited in place on every push and never duplicated. Nothing here ever fails the job: a
+login, edited in place on every push and never duplicated: two runs on one pull request at once
+may both create one, so after creating, the comments are listed again and only the oldest of ours
+is kept (a newer one, ours included, is deleted and the oldest gets our body). Nothing here ever fails the job: a
 read-only token (pull requests from forks), a 403/404, GitHub being down or a rate limit beyond a
 bounded wait all give `CommentOutcome(action="skipped", reason=...)`; the reason says what to do.
 
 Retries: idempotent requests (GET, PATCH) are retried by urllib3 on 5xx and on connection errors
 with exponential backoff; rate limits honour `Retry-After` and `X-RateLimit-Reset` up to
-`MAX_RATE_LIMIT_WAIT` seconds. POST (create) is never retried blindly: after a failed create the
+`MAX_RATE_LIMIT_WAIT` seconds (a primary rate limit answers 403 with `X-RateLimit-Remaining: 0`:
+that is a rate limit, retried when its reset is near, and never called a permissions problem).
+POST (create) is never retried blindly: after a failed create the
 comments are listed again, so a POST that reached GitHub before the error is found, not repeated.
 
 The token is given to PyGithub only; it is never logged nor put in a reason.
@@ -27,8 +31,6 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 from github.Issue import Issue
 from github.IssueComment import IssueComment
 from urllib3 import Retry
-
-from otel_go_autoinst.render import COMMENT_MARKER
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,7 @@ class _BoundedRetry(GithubRetry):
 
 
 def _reset_wait(headers: Any) -> float | None:
-    value = headers.get("X-RateLimit-Reset") if headers else None
+    value = _header(headers, "X-RateLimit-Reset")
     if value and str(value).isdigit():
         return int(value) - datetime.now(UTC).timestamp() + 1
     return None
@@ -145,14 +147,43 @@ def _normalize(body: str | None) -> str:
     return (body or "").replace("\r\n", "\n")
 
 
-def _find(issue: Issue, marker: str, authors: set[str]) -> IssueComment | None:
-    """The oldest comment that has the marker and was written by one of `authors`."""
-    for comment in issue.get_comments():  # paginated, per_page=100
+def _ours(issue: Issue, marker: str, authors: set[str]) -> list[IssueComment]:
+    """The comments that have the marker and were written by one of `authors`, oldest first."""
+    found = []
+    for comment in issue.get_comments():  # paginated, per_page=100, oldest first
         if marker not in (comment.body or ""):
             continue
         if comment.user is not None and comment.user.login in authors:
-            return comment
-    return None
+            found.append(comment)
+    return sorted(found, key=lambda c: (c.created_at, c.id))
+
+
+def _find(issue: Issue, marker: str, authors: set[str]) -> IssueComment | None:
+    """The oldest comment that has the marker and was written by one of `authors`."""
+    ours = _ours(issue, marker, authors)
+    return ours[0] if ours else None
+
+
+def _reconcile(
+    issue: Issue, body: str, marker: str, authors: set[str], created: CommentOutcome
+) -> CommentOutcome:
+    """After creating: when another run created one too, keep the oldest, delete the others
+    (ours included) and leave our body in the one that stays."""
+    ours = _ours(issue, marker, authors)
+    if len(ours) <= 1:
+        return created
+    keep, extra = ours[0], ours[1:]
+    for comment in extra:
+        try:
+            comment.delete()
+        except GithubException as exc:
+            if exc.status != 404:  # 404: the other run deleted it already
+                raise
+    if _normalize(keep.body) != _normalize(body):
+        keep.edit(body)
+    log.info("another run created the comment too; kept the oldest: %s", keep.html_url)
+    action = "created" if created.url == keep.html_url else "updated"
+    return CommentOutcome(action, keep.html_url, None)
 
 
 def _retry_wait(exc: Exception, attempt: int) -> float | None:
@@ -169,7 +200,7 @@ def _retry_wait(exc: Exception, attempt: int) -> float | None:
         if exc.status in (403, 429) and after and str(after).isdigit():
             wait = float(after)
             return wait if wait <= MAX_RATE_LIMIT_WAIT else None
-        if exc.status == 429:
+        if exc.status == 429 or is_rate_limit(exc):
             wait_reset = _reset_wait(headers)
             if wait_reset is not None and wait_reset <= MAX_RATE_LIMIT_WAIT:
                 return max(wait_reset, 0.0)
@@ -189,7 +220,8 @@ def _create(issue: Issue, body: str, marker: str, authors: set[str]) -> CommentO
                 return CommentOutcome("created", found.html_url, None)
         try:
             comment = issue.create_comment(body)
-            return CommentOutcome("created", comment.html_url, None)
+            created = CommentOutcome("created", comment.html_url, None)
+            return _reconcile(issue, body, marker, authors, created)
         except (GithubException, requests.RequestException) as exc:
             last = exc
             wait = _retry_wait(exc, attempt)
@@ -199,6 +231,30 @@ def _create(issue: Issue, body: str, marker: str, authors: set[str]) -> CommentO
             time.sleep(wait)
     assert last is not None
     raise last
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def is_rate_limit(exc: Exception) -> bool:
+    """A 403/429 that is a rate limit (primary: no requests remaining; secondary: GitHub's
+    message or a Retry-After), not a refusal of the token's permissions."""
+    if isinstance(exc, RateLimitExceededExceedsMaxWait):
+        return True
+    if not isinstance(exc, GithubException) or exc.status not in (403, 429):
+        return False
+    if exc.status == 429 or _header(exc.headers, "X-RateLimit-Remaining") == "0":
+        return True
+    if _header(exc.headers, "Retry-After"):
+        return True
+    message = exc.data.get("message") if isinstance(exc.data, dict) else None
+    return "rate limit" in str(message or "").lower()
 
 
 def _brief(exc: Exception) -> str:
@@ -214,8 +270,8 @@ def upsert_sticky_comment(
     repo: str,
     pr_number: int,
     body: str,
+    marker: str,
     api_url: str = DEFAULT_API_URL,
-    marker: str = COMMENT_MARKER,
     author_login: str | None = None,
     backoff_factor: float = 0.5,
 ) -> CommentOutcome:
@@ -244,7 +300,15 @@ def upsert_sticky_comment(
         log.info("pull-request comment %s: %s", outcome.action, outcome.url)
         return outcome
     except GithubException as exc:
-        if exc.status in (401, 403, 404) and not isinstance(exc, RateLimitExceededExceedsMaxWait):
+        if is_rate_limit(exc):
+            reset = _reset_wait(exc.headers)
+            when = f" (it resets in {reset / 60:.0f} min)" if reset and reset > 0 else ""
+            reason = (
+                f"GitHub's API rate limit for this token is exhausted{when} ({_brief(exc)}); "
+                "the comment was not written. The report is in the job summary; a later run "
+                "writes the comment."
+            )
+        elif exc.status in (401, 403, 404):
             reason = (
                 f"the token may not comment on {repo}#{pr_number} ({_brief(exc)}). "
                 + HOW_TO_GET_THE_COMMENT

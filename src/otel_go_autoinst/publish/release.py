@@ -8,10 +8,12 @@ in `output_dir` checks every binary.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -156,11 +158,15 @@ def build_release(
     env: Mapping[str, str] | None = None,
     display_root: Path | None = None,
     log: Callable[[str], None] = print,
+    stage: Path | None = None,
+    run: Callable[..., subprocess.CompletedProcess[str]] | None = None,
 ) -> ReleaseResult:
     """Build every main package for every target into output_dir and write SHA256SUMS.
 
     Binary paths in the result are relative to `display_root` (the workspace) when given.
     A target whose build fails is listed in `failed`; the others are still built.
+    `run` runs the engine (the Action's unprivileged sandbox), which then writes the binaries
+    into `stage` (a folder it may write); they are copied into output_dir from there.
     """
     if not targets:
         raise UserError("No release targets given (for example `targets: linux/amd64`).")
@@ -183,13 +189,19 @@ def build_release(
     binaries: list[Binary] = []
     reports: list[Report] = []
     failed: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="otel-go-autoinst-release-") as tmp:
+    folder = (
+        contextlib.nullcontext(str(stage))
+        if stage is not None
+        else tempfile.TemporaryDirectory(prefix="otel-go-autoinst-release-")
+    )
+    with folder as tmp:
         for target in targets:
             target_env = {**base_env, "GOOS": target.goos, "GOARCH": target.goarch}
             target_env.setdefault("CGO_ENABLED", "0")
             for pkg in mains:
                 exe = ".exe" if target.goos == "windows" else ""
-                out = output_dir / f"{names[pkg]}-{target.goos}-{target.goarch}{exe}"
+                final = output_dir / f"{names[pkg]}-{target.goos}-{target.goarch}{exe}"
+                out = Path(tmp) / final.name if stage is not None else final
                 report_file = Path(tmp) / f"{names[pkg]}-{target.goos}-{target.goarch}.json"
                 cmd = [*engine, "build", "-C", str(workdir)]
                 for rule in rules:
@@ -197,9 +209,12 @@ def build_release(
                 for name in disable:
                     cmd += ["--disable", name]
                 cmd += ["--report", str(report_file), *build_flags, "-o", str(out), pkg]
-                log(f"Building {pkg} for {target} -> {out.name}")
+                log(f"Building {pkg} for {target} -> {final.name}")
                 sys.stdout.flush()
-                proc = subprocess.run(cmd, cwd=workdir, env=target_env)
+                if run is not None:
+                    proc = run(cmd, cwd=workdir, env=target_env)
+                else:
+                    proc = subprocess.run(cmd, cwd=workdir, env=target_env, text=True)
                 if proc.returncode != 0 or not out.is_file():
                     failed.append(f"{pkg} for {target}")
                     log(f"Build of {pkg} for {target} failed (exit {proc.returncode}).")
@@ -209,6 +224,10 @@ def build_release(
                         reports.append(Report.read(report_file))
                     except (OSError, ValueError, KeyError, TypeError):
                         log(f"The engine's report for {target} could not be read; ignored.")
+                if out != final:
+                    shutil.copyfile(out, final)
+                    final.chmod(0o755)
+                    out = final
                 built.append(out)
                 shown = out
                 if display_root is not None:

@@ -1,0 +1,187 @@
+"""Run the pull request's build and tests as an unprivileged user.
+
+The Action's container runs as root and holds the token (INPUT_GITHUB_TOKEN in its environment and
+memory) and the runner's command files (GITHUB_OUTPUT, GITHUB_ENV, ...). Removing them from the
+child's environment is not enough: a test can read `/proc/<ancestor>/environ` or append to the
+command files when it runs as the same user. So, when the entrypoint runs as root, everything
+that executes the repository's code (the engine, `go build`, `go test`, release builds, and the
+`go` calls that check the toolchain) runs as the build user `otel-go-build` (created by
+scripts/install.sh; `OTEL_GO_AUTOINST_BUILD_USER` names another), which:
+
+- cannot read the publisher's `/proc/<pid>/environ` or memory (another uid, not dumpable to it);
+- cannot write the command files, the output folder or the checkout (owned by others);
+- writes only to a private folder (HOME, TMPDIR, reports) and to the Go caches it owns.
+
+Go's caches: `cache_dir` (input `cache_dir`, carried across workflow runs with actions/cache) holds
+GOMODCACHE, GOCACHE and the engine's cache; it is handed to the build user. Without one, a
+GOMODCACHE/GOCACHE the build user already owns (the image's) is used, else fresh private ones, and
+modules the image has already downloaded are served to it as a read-only `file://` GOPROXY.
+
+Not root (a developer's machine): nothing to drop, the commands run as the current user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from otel_go_autoinst.errors import UserError
+
+BUILD_USER = "otel-go-build"
+BUILD_USER_ENV = "OTEL_GO_AUTOINST_BUILD_USER"
+
+
+@dataclass
+class Sandbox:
+    uid: int | None  # None: no privilege drop
+    gid: int | None
+    root: Path  # private to the build user
+    env: dict[str, str]
+
+    @property
+    def scratch(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def dropped(self) -> bool:
+        return self.uid is not None
+
+    def popen_kwargs(self) -> dict[str, Any]:
+        if self.uid is None:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": [], "umask": 0o077}
+
+    def run(self, cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        kwargs.setdefault("env", self.env)
+        kwargs.setdefault("text", True)
+        return subprocess.run(cmd, **kwargs, **self.popen_kwargs())
+
+    def popen(self, cmd: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+        kwargs.setdefault("env", self.env)
+        kwargs.setdefault("text", True)
+        return subprocess.Popen(cmd, **kwargs, **self.popen_kwargs())
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    os.lchown(path, uid, gid)
+    for current, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(current, name), uid, gid)
+
+
+def _others_can_read(path: Path) -> bool:
+    """Every folder up to `path` is traversable by other users and `path` is readable by them."""
+    try:
+        for part in [path, *path.parents]:
+            mode = part.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                return False
+        return bool(path.stat().st_mode & stat.S_IROTH)
+    except OSError:
+        return False
+
+
+def _owned_by(path: str, uid: int) -> bool:
+    try:
+        return os.stat(path).st_uid == uid
+    except OSError:
+        return False
+
+
+def _go_env(env: Mapping[str, str], name: str) -> str:
+    try:
+        proc = subprocess.run(
+            ["go", "env", name], env=dict(env), capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _remove(path: Path) -> None:
+    def onerror(func: Any, name: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(name), 0o700)
+            os.chmod(name, 0o700)
+            func(name)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=onerror)
+
+
+@contextmanager
+def sandbox(env: Mapping[str, str], cache_dir: Path | None) -> Iterator[Sandbox]:
+    """The unprivileged environment for the repository's code; removed afterwards (the
+    cache folder is kept)."""
+    child = dict(env)
+    root = Path(tempfile.mkdtemp(prefix="otel-go-autoinst-sandbox-"))
+    uid = gid = None
+    if os.geteuid() == 0:
+        name = env.get(BUILD_USER_ENV) or BUILD_USER
+        try:
+            user = pwd.getpwnam(name)
+        except KeyError:
+            _remove(root)
+            raise UserError(
+                f"The build user {name} does not exist: running as root, the pull request's "
+                "build and tests only run as an unprivileged user (scripts/install.sh creates it)."
+            ) from None
+        if user.pw_uid == 0:
+            _remove(root)
+            raise UserError(f"The build user {name} must not be root.")
+        uid, gid = user.pw_uid, user.pw_gid
+    try:
+        for sub in ("home", "tmp", "out"):
+            (root / sub).mkdir(mode=0o700)
+        child.update(
+            {
+                "HOME": str(root / "home"),
+                "TMPDIR": str(root / "tmp"),
+                "XDG_CACHE_HOME": str(root / "home" / ".cache"),
+                "XDG_CONFIG_HOME": str(root / "home" / ".config"),
+            }
+        )
+        parent_modcache = _go_env(env, "GOMODCACHE") if (cache_dir or uid is not None) else ""
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            child["GOMODCACHE"] = str(cache_dir / "go-mod")
+            child["GOCACHE"] = str(cache_dir / "go-build")
+            child["XDG_CACHE_HOME"] = str(cache_dir / "xdg")
+        elif uid is not None:
+            # the parent's caches when the build user owns them (the image's), else private ones
+            for var, sub in (("GOMODCACHE", "go-mod"), ("GOCACHE", "go-build")):
+                current = parent_modcache if var == "GOMODCACHE" else _go_env(env, var)
+                if not (current and _owned_by(current, uid)):
+                    child[var] = str(root / sub)
+        if parent_modcache and child.get("GOMODCACHE", parent_modcache) != parent_modcache:
+            _serve_downloads(child, env, Path(parent_modcache))
+        if uid is not None and gid is not None:
+            if cache_dir is not None:
+                _chown_tree(cache_dir, uid, gid)
+            _chown_tree(root, uid, gid)
+        yield Sandbox(uid=uid, gid=gid, root=root, env=child)
+    finally:
+        _remove(root)
+
+
+def _serve_downloads(child: dict[str, str], env: Mapping[str, str], modcache: Path) -> None:
+    """Let a fresh module cache fill from the modules already downloaded (read-only), then from
+    the usual GOPROXY; go verifies every module against go.sum and the checksum database."""
+    downloads = modcache / "cache" / "download"
+    if not _others_can_read(downloads):
+        return
+    proxy = _go_env(env, "GOPROXY") or "https://proxy.golang.org,direct"
+    if proxy == "off":
+        child["GOPROXY"] = f"file://{downloads}"
+        return
+    child["GOPROXY"] = f"file://{downloads},{proxy}"
