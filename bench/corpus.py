@@ -878,10 +878,8 @@ def corpus(opts: argparse.Namespace) -> int:
         if opts.keep or opts.logs:
             say(f"kept: go test outputs and reports under {logs}")
     finally:
-        if not opts.keep:
-            shutil.rmtree(work / "src", ignore_errors=True)
-            if not opts.logs:
-                shutil.rmtree(work, ignore_errors=True)
+        if not opts.keep:  # --logs DIR lies outside the work folder and stays
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
