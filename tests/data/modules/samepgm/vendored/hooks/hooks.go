@@ -1,3 +1,5 @@
+//go:build otelautoinst
+
 // Package hooks marks the result of the vendored (and patched) uuid.Patched, so the test sees that
 // the vendored copy is the one instrumented.
 package hooks
