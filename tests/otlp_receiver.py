@@ -71,6 +71,8 @@ class Span:
     resource: dict[str, Any] = field(default_factory=dict)
     # Each event as its attributes plus "name" (e.g. exception events: exception.message).
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Each link as (trace id, span id), 32 and 16 hex digits (e.g. a consumer span's producer).
+    links: list[tuple[str, str]] = field(default_factory=list)
 
     def __repr__(self) -> str:  # short, for assertion messages
         return (
@@ -206,6 +208,7 @@ def decode(req: ExportTraceServiceRequest) -> list[Span]:
                             {"name": e.name, **{kv.key: any_value(kv.value) for kv in e.attributes}}
                             for e in s.events
                         ],
+                        links=[(ln.trace_id.hex(), ln.span_id.hex()) for ln in s.links],
                     )
                 )
     return out

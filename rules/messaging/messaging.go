@@ -51,7 +51,11 @@ type Op struct {
 	Name      string // messaging.operation.name
 	Dest      string // messaging.destination.name; "" when unknown
 	Temporary bool   // the destination is temporary or anonymous: kept out of the span name
-	Attrs     []attribute.KeyValue
+	// Root: the span is made in a goroutine of the library (a dispatcher, a connection reader),
+	// whose goroutine-local span is whatever was current when the library started it, not the
+	// application's: the span starts a trace of its own (links still say where messages came from).
+	Root  bool
+	Attrs []attribute.KeyValue
 }
 
 func (o Op) spanName() string {
@@ -76,9 +80,26 @@ func (o Op) attrs(opType attribute.KeyValue) []attribute.KeyValue {
 // StartSend starts the PRODUCER span of a send, parented on ctx (else the goroutine's current
 // span). The returned context carries it: Inject it into each message sent.
 func StartSend(ctx context.Context, o Op) (context.Context, trace.Span) {
-	return otelsetup.Tracer(o.Scope).Start(gls.Parent(ctx), o.spanName(),
+	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(o.attrs(semconv.MessagingOperationTypeSend)...))
+		trace.WithAttributes(o.attrs(semconv.MessagingOperationTypeSend)...),
+	}
+	return otelsetup.Tracer(o.Scope).Start(o.parent(ctx), o.spanName(), append(opts, o.root()...)...)
+}
+
+// parent is ctx else the goroutine's span, or nothing for a Root span.
+func (o Op) parent(ctx context.Context) context.Context {
+	if o.Root {
+		return context.Background()
+	}
+	return gls.Parent(ctx)
+}
+
+func (o Op) root() []trace.SpanStartOption {
+	if o.Root {
+		return []trace.SpanStartOption{trace.WithNewRoot()}
+	}
+	return nil
 }
 
 // StartReceive starts the CLIENT span of a pull (started at start, the time the call began), with
@@ -92,7 +113,7 @@ func StartReceive(ctx context.Context, o Op, start time.Time, creations []trace.
 	if !start.IsZero() {
 		opts = append(opts, trace.WithTimestamp(start))
 	}
-	_, span := otelsetup.Tracer(o.Scope).Start(gls.Parent(ctx), o.spanName(), opts...)
+	_, span := otelsetup.Tracer(o.Scope).Start(o.parent(ctx), o.spanName(), append(opts, o.root()...)...)
 	return span
 }
 
