@@ -1,10 +1,13 @@
 // Package amqp091 holds the hooks that trace github.com/rabbitmq/amqp091-go: a PRODUCER span per
 // message published, with the W3C trace context in the message's headers table, and a CLIENT
-// "receive" span per message Channel.Get returns. See package messaging for the model.
+// "receive" span per message Channel.Get returns or a Channel.Consume consumer is delivered. See
+// package messaging for the model.
 package amqp091
 
 import (
 	"context"
+	"reflect"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -106,6 +109,96 @@ func getOnExit(call *api.CallContext, msg amqp.Delivery, ok bool, err error) {
 		Scope: scope, System: messaging.RabbitMQ, Name: "receive", Dest: queue, Attrs: attrs,
 	}, st.start, creation)
 	messaging.End(span, err)
+}
+
+// Consumers: the consumers table of a channel (an unexported type: its address only) and a consumer
+// tag name the deliveries channel Consume returned; the channel names the queue. Entries go when
+// the consumer is cancelled or the channel closed (nothing grows with traffic).
+type tagKey struct {
+	subs any
+	tag  string
+}
+
+var (
+	tags   sync.Map // tagKey -> <-chan amqp.Delivery
+	queues sync.Map // <-chan amqp.Delivery -> queue name
+)
+
+func consumeOnEnter(call *api.CallContext, ch *amqp.Channel, queue, consumer string, autoAck, exclusive, noLocal,
+	noWait bool, args amqp.Table) {
+	call.SetData(queue)
+}
+
+func consumeCtxOnEnter(call *api.CallContext, ch *amqp.Channel, ctx context.Context, queue, consumer string,
+	autoAck, exclusive, noLocal, noWait bool, args amqp.Table) {
+	call.SetData(queue)
+}
+
+func consumeOnExit(call *api.CallContext, deliveries <-chan amqp.Delivery, err error) {
+	if queue, ok := call.GetData().(string); ok && err == nil && deliveries != nil {
+		queues.Store(deliveries, queue)
+	}
+}
+
+// addOnEnter: consumers.add(tag, deliveries) of releases before 1.12.0.
+func addOnEnter(call *api.CallContext, subs any, tag string, consumer chan amqp.Delivery) {
+	tags.Store(tagKey{subs, tag}, (<-chan amqp.Delivery)(consumer))
+}
+
+// addConfigOnEnter: consumers.add(tag, deliveries, config) from 1.12.0, whose config names the
+// queue already (a delivery may come before Consume returns).
+func addConfigOnEnter(call *api.CallContext, subs any, tag string, consumer chan amqp.Delivery, config any) {
+	c := (<-chan amqp.Delivery)(consumer)
+	tags.Store(tagKey{subs, tag}, c)
+	if v := reflect.ValueOf(config); v.Kind() == reflect.Struct {
+		if q := v.FieldByName("Queue"); q.Kind() == reflect.String {
+			queues.Store(c, q.String())
+		}
+	}
+}
+
+func cancelOnEnter(call *api.CallContext, subs any, tag string) {
+	if c, ok := tags.LoadAndDelete(tagKey{subs, tag}); ok {
+		queues.Delete(c)
+	}
+}
+
+func closeOnEnter(call *api.CallContext, subs any) {
+	tags.Range(func(k, c any) bool {
+		if k.(tagKey).subs == subs {
+			tags.Delete(k)
+			queues.Delete(c)
+		}
+		return true
+	})
+}
+
+// deliverOnEnter makes the receive span of a delivery to a consumer of ours, in the connection's
+// goroutine (a Root span, linked to the producer's context).
+func deliverOnEnter(call *api.CallContext, subs any, tag string, msg *amqp.Delivery) {
+	if msg == nil {
+		return
+	}
+	c, ok := tags.Load(tagKey{subs, tag})
+	if !ok {
+		return // no such consumer (any more): the library drops the delivery
+	}
+	queue, _ := queues.Load(c)
+	dest, _ := queue.(string)
+	attrs := []attribute.KeyValue{
+		semconv.MessagingMessageBodySize(len(msg.Body)),
+		semconv.MessagingRabbitMQMessageDeliveryTag(int(msg.DeliveryTag)),
+	}
+	if msg.RoutingKey != "" {
+		attrs = append(attrs, semconv.MessagingRabbitMQDestinationRoutingKey(msg.RoutingKey))
+	}
+	if msg.MessageId != "" {
+		attrs = append(attrs, semconv.MessagingMessageID(msg.MessageId))
+	}
+	span := messaging.StartReceive(context.Background(), messaging.Op{
+		Scope: scope, System: messaging.RabbitMQ, Name: "receive", Dest: dest, Root: true, Attrs: attrs,
+	}, time.Time{}, []trace.SpanContext{messaging.Extract(tableCarrier(msg.Headers))})
+	span.End()
 }
 
 // tableCarrier reads string values of an AMQP headers table.
