@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
+
 	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -128,14 +130,14 @@ func startServer(ctx *fasthttp.RequestCtx) *serverState {
 			scheme = "https"
 		}
 		attrs = append(attrs, semconv.URLPath(path), semconv.URLScheme(scheme))
-		if host, port := splitHostPort(string(ctx.Host())); host != "" {
+		if host, port := netaddr.SplitHostPort(string(ctx.Host())); host != "" {
 			attrs = append(attrs, semconv.ServerAddress(host))
 			if port > 0 {
 				attrs = append(attrs, semconv.ServerPort(port))
 			}
 		}
 		if addr := ctx.RemoteAddr(); addr != nil {
-			if peer, port := splitHostPort(addr.String()); peer != "" {
+			if peer, port := netaddr.SplitHostPort(addr.String()); peer != "" {
 				attrs = append(attrs, semconv.ClientAddress(peer), semconv.NetworkPeerAddress(peer))
 				if port > 0 {
 					attrs = append(attrs, semconv.NetworkPeerPort(port))
@@ -239,7 +241,7 @@ func clientOnEnter(call *api.CallContext, _ *fasthttp.HostClient, req *fasthttp.
 	if span.IsRecording() {
 		attrs := methodAttrs(method, make([]attribute.KeyValue, 0, 6))
 		uri := req.URI()
-		host, port := splitHostPort(string(uri.Host()))
+		host, port := netaddr.SplitHostPort(string(uri.Host()))
 		scheme := string(uri.Scheme())
 		if port == 0 {
 			port = map[string]int{"http": 80, "https": 443}[scheme]
@@ -347,19 +349,6 @@ func methodName(method string) string {
 		return method
 	}
 	return "HTTP"
-}
-
-// splitHostPort splits "host[:port]" leniently: port is 0 when absent or invalid.
-func splitHostPort(hostport string) (string, int) {
-	host, portStr, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), 0
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return host, 0
-	}
-	return host, port
 }
 
 // requestHeaderCarrier reads the trace context from a fasthttp request's headers.

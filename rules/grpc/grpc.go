@@ -16,9 +16,10 @@ import (
 	"net"
 	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -278,7 +279,7 @@ func isError(code grpccodes.Code, server bool) bool {
 func addrAttrs(local, remote net.Addr, server bool) []attribute.KeyValue {
 	var attrs []attribute.KeyValue
 	if remote != nil {
-		if host, port := splitHostPort(remote.String()); host != "" {
+		if host, port := netaddr.SplitHostPort(remote.String()); host != "" {
 			if server {
 				attrs = append(attrs, semconv.ClientAddress(host))
 				if port > 0 {
@@ -292,7 +293,7 @@ func addrAttrs(local, remote net.Addr, server bool) []attribute.KeyValue {
 		}
 	}
 	if server && local != nil {
-		if host, port := splitHostPort(local.String()); host != "" {
+		if host, port := netaddr.SplitHostPort(local.String()); host != "" {
 			attrs = append(attrs, semconv.ServerAddress(host))
 			if port > 0 {
 				attrs = append(attrs, semconv.ServerPort(port))
@@ -327,20 +328,7 @@ func targetHostPort(target string) (string, int) {
 	} else if strings.HasPrefix(target, "unix:") || strings.HasPrefix(target, "unix-abstract:") {
 		return target[strings.IndexByte(target, ':')+1:], 0
 	}
-	return splitHostPort(target)
-}
-
-// splitHostPort splits "host[:port]" leniently: port is 0 when absent or invalid.
-func splitHostPort(hostport string) (string, int) {
-	host, portStr, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), 0
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return host, 0
-	}
-	return host, port
+	return netaddr.SplitHostPort(target)
 }
 
 // mdCarrier adapts gRPC metadata to the propagators (keys are lower case in metadata).

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -84,7 +86,7 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 // ends the span. The response keeps pointing at the caller's request, as without instrumentation.
 func clientAttrs(req *http.Request) []attribute.KeyValue {
 	attrs := methodAttrs(req.Method, make([]attribute.KeyValue, 0, 8))
-	host, port := splitHostPort(req.URL.Host)
+	host, port := netaddr.SplitHostPort(req.URL.Host)
 	if port == 0 {
 		port = defaultPort(req.URL.Scheme)
 	}

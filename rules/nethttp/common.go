@@ -5,10 +5,8 @@
 package nethttp
 
 import (
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
@@ -43,19 +41,6 @@ func methodName(method string) string {
 		return method
 	}
 	return "HTTP"
-}
-
-// splitHostPort splits "host[:port]" leniently: port is 0 when absent or invalid.
-func splitHostPort(hostport string) (string, int) {
-	host, portStr, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), 0
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return host, 0
-	}
-	return host, port
 }
 
 func protocolVersion(major, minor int) string {

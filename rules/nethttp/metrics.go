@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
@@ -86,7 +88,7 @@ func recordClient(start time.Time, req *http.Request, resp *http.Response, err e
 		return
 	}
 	attrs := methodAttrs(req.Method, make([]attribute.KeyValue, 0, 8))
-	host, port := splitHostPort(req.URL.Host)
+	host, port := netaddr.SplitHostPort(req.URL.Host)
 	if port == 0 {
 		port = defaultPort(req.URL.Scheme)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -80,13 +82,13 @@ func serverAttrs(req *http.Request) []attribute.KeyValue {
 		scheme = "https"
 	}
 	attrs = append(attrs, semconv.URLPath(req.URL.Path), semconv.URLScheme(scheme))
-	if host, port := splitHostPort(req.Host); host != "" {
+	if host, port := netaddr.SplitHostPort(req.Host); host != "" {
 		attrs = append(attrs, semconv.ServerAddress(host))
 		if port > 0 {
 			attrs = append(attrs, semconv.ServerPort(port))
 		}
 	}
-	if peer, port := splitHostPort(req.RemoteAddr); peer != "" {
+	if peer, port := netaddr.SplitHostPort(req.RemoteAddr); peer != "" {
 		attrs = append(attrs, semconv.ClientAddress(peer), semconv.NetworkPeerAddress(peer))
 		if port > 0 {
 			attrs = append(attrs, semconv.NetworkPeerPort(port))
