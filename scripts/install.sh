@@ -141,5 +141,5 @@ if [[ -f "$here/rules/go.mod" ]]; then
   rm -rf "$mods"
 fi
 
-"$PYTHON" -c 'import otel_go_autoinst.publish.action'
+"$PYTHON" -c "import entrypoint"
 log "ok: $(go version)"

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from github_api import GitHubAPI, SpecMissing, running_github_api
 
-from otel_go_autoinst.publish.action import DEFAULTS, Context, Inputs
+from entrypoint.context import DEFAULTS, Context, Inputs
 from otel_go_autoinst.render import COMMENT_MARKER
 from otel_go_autoinst.report import (
     InstrumentedFunction,

@@ -316,7 +316,7 @@ def _write(report: Report, path: Path, flag: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "action":
-        from .publish.action import main as action_main
+        from entrypoint import main as action_main  # the Action's container (entrypoint/)
 
         return action_main(argv[1:])
     try:

@@ -1,6 +1,14 @@
-"""Publish stage: the sticky pull-request comment (github.py) and the PR's diff (prdiff.py).
+"""Publish stage: what leaves the pipeline for GitHub.
 
-Rendering lives in otel_go_autoinst.render; this package only talks to GitHub.
+    github.py       the sticky pull-request comment (PyGithub), reconciled, rate limits waited for
+    prdiff.py       the pull request's diff, to mark new and changed functions
+    workflow.py     the runner's log (workflow commands), step outputs, job summary
+    annotations.py  error annotations on the user's lines
+    release.py      instrumented release binaries and SHA256SUMS
+    untrusted.py    reports validated against report.schema.json, mentions defused
+
+Rendering lives in otel_go_autoinst.render, which this package never imports (the Action's
+entrypoint/ package joins the two); it only talks to GitHub and the runner.
 """
 
 from otel_go_autoinst.publish.github import CommentOutcome, upsert_sticky_comment

@@ -76,11 +76,14 @@ def parse_targets(spec: str) -> list[Target]:
     return targets
 
 
-def check_targets(targets: Sequence[Target], *, env: Mapping[str, str]) -> None:
+Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def check_targets(
+    targets: Sequence[Target], *, env: Mapping[str, str], run: Runner = subprocess.run
+) -> None:
     """Reject targets the Go toolchain does not know, with one clear sentence."""
-    proc = subprocess.run(
-        ["go", "tool", "dist", "list"], capture_output=True, text=True, env=dict(env)
-    )
+    proc = run(["go", "tool", "dist", "list"], capture_output=True, text=True, env=dict(env))
     if proc.returncode != 0:
         return  # let the build say what is wrong
     known = set(proc.stdout.split())
@@ -100,9 +103,11 @@ def binary_name(import_path: str) -> str:
     return parts[-1] if parts else "app"
 
 
-def main_packages(workdir: Path, packages: Sequence[str], *, env: Mapping[str, str]) -> list[str]:
+def main_packages(
+    workdir: Path, packages: Sequence[str], *, env: Mapping[str, str], run: Runner = subprocess.run
+) -> list[str]:
     """Import paths of the main packages among `packages` (default `./...`)."""
-    proc = subprocess.run(
+    proc = run(
         ["go", "list", "-e", "-f", "{{.Name}} {{.ImportPath}}", *(packages or ["./..."])],
         cwd=workdir,
         capture_output=True,
@@ -159,7 +164,7 @@ def build_release(
     display_root: Path | None = None,
     log: Callable[[str], None] = print,
     stage: Path | None = None,
-    run: Callable[..., subprocess.CompletedProcess[str]] | None = None,
+    run: Runner | None = None,
 ) -> ReleaseResult:
     """Build every main package for every target into output_dir and write SHA256SUMS.
 
@@ -175,8 +180,9 @@ def build_release(
     workdir = workdir.resolve()
     output_dir = output_dir.resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
-    check_targets(targets, env=base_env)
-    mains = main_packages(workdir, packages, env=base_env)
+    runner: Runner = run or subprocess.run
+    check_targets(targets, env=base_env, run=runner)
+    mains = main_packages(workdir, packages, env=base_env, run=runner)
     names = {pkg: binary_name(pkg) for pkg in mains}
     if len(set(names.values())) != len(names):
         raise UserError(
@@ -211,10 +217,7 @@ def build_release(
                 cmd += ["--report", str(report_file), *build_flags, "-o", str(out), pkg]
                 log(f"Building {pkg} for {target} -> {final.name}")
                 sys.stdout.flush()
-                if run is not None:
-                    proc = run(cmd, cwd=workdir, env=target_env)
-                else:
-                    proc = subprocess.run(cmd, cwd=workdir, env=target_env, text=True)
+                proc = runner(cmd, cwd=workdir, env=target_env, text=True)
                 if proc.returncode != 0 or not out.is_file():
                     failed.append(f"{pkg} for {target}")
                     log(f"Build of {pkg} for {target} failed (exit {proc.returncode}).")

@@ -1,0 +1,5 @@
+import sys
+
+from entrypoint.main import main
+
+sys.exit(main())
