@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from otlp_receiver import OTLPReceiver, Span  # noqa: E402
+from otlp_receiver import MetricPoint, OTLPReceiver, Span  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODULE = REPO / "tests" / "data" / "modules" / "grpcsvc"
@@ -210,6 +211,50 @@ def test_client_and_server_spans_across_processes(built: Built, servers: list[Se
         if span is not failed[0] and span is not failed_server:
             assert span.attributes["rpc.grpc.status_code"] == 0, span
             assert span.status == "UNSET", span
+
+
+def _last_points(rx: OTLPReceiver, name: str) -> list[MetricPoint]:
+    """The points of metric name in the last export that has it (cumulative: the totals)."""
+    for points in reversed(rx.metric_exports):
+        found = [p for p in points if p.name == name]
+        if found:
+            return found
+    return []
+
+
+def test_rpc_duration_metrics_across_processes(built: Built, servers: list[Server]) -> None:
+    # The same binaries, with metrics asked for: each side records one duration per RPC (semconv
+    # v1.37.0: rpc.client.duration and rpc.server.duration, in ms), exported at exit.
+    metrics = {"OTEL_METRICS_EXPORTER": "otlp"}
+    with OTLPReceiver() as rx:
+        server = serve(built.inst, {**otlp_env(rx, "grpc-server"), **metrics}, servers)
+        out = call(built.inst, server.addr, {**otlp_env(rx, "grpc-client"), **metrics})
+        assert out == CLIENT_OUTPUT
+        code, _, err = server.stop()
+        assert code == 0, err
+        client = _last_points(rx, "rpc.client.duration")
+        server_points = _last_points(rx, "rpc.server.duration")
+    expected = Counter(
+        (m.split("/")[0], m.split("/")[1], 13 if i == 1 else 0) for i, m in enumerate(METHODS)
+    )
+    for name, points, service_name in (
+        ("rpc.client.duration", client, "grpc-client"),
+        ("rpc.server.duration", server_points, "grpc-server"),
+    ):
+        assert points, (name, rx.metric_exports)
+        got: Counter[tuple[object, ...]] = Counter()
+        for p in points:
+            assert (p.unit, p.kind, p.scope) == ("ms", "histogram", OUR_SCOPE), p
+            assert p.resource["service.name"] == service_name, p
+            assert p.attributes["rpc.system"] == "grpc", p
+            assert p.attributes["server.address"] == "127.0.0.1", p
+            assert p.attributes["server.port"] == server.port, p
+            # The peer's address and port are per connection: kept off the metric.
+            assert not {"client.address", "client.port", "network.peer.port"} & set(p.attributes)
+            assert p.total is not None and p.total > 0, p
+            key = (p.attributes["rpc.service"], p.attributes["rpc.method"])
+            got[(*key, p.attributes["rpc.grpc.status_code"])] += p.count or 0
+        assert got == expected, (name, points)
 
 
 def test_program_with_its_own_otelgrpc_gets_no_second_span(

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
 
@@ -174,6 +175,12 @@ type rpcKey struct{}
 
 type rpcState struct {
 	span trace.Span
+	// For the duration metric (metrics.go): when the RPC was tagged, its rpc.* attributes (and a
+	// client's server.address and server.port), and the address a server was reached on.
+	start      time.Time
+	attrs      []attribute.KeyValue
+	serverHost string
+	serverPort int
 }
 
 func (h *handler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
@@ -222,7 +229,7 @@ func (h *handler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Co
 			ctx = metadata.NewOutgoingContext(ctx, md)
 		}
 	}
-	return context.WithValue(ctx, rpcKey{}, &rpcState{span: span})
+	return context.WithValue(ctx, rpcKey{}, &rpcState{span: span, start: time.Now(), attrs: attrs})
 }
 
 // HandleRPC records the peer's address when the headers go by, and the status when the RPC ends.
@@ -233,6 +240,9 @@ func (h *handler) HandleRPC(ctx context.Context, rs stats.RPCStats) {
 	}
 	switch rs := rs.(type) {
 	case *stats.InHeader:
+		if h.server && rs.LocalAddr != nil {
+			st.serverHost, st.serverPort = netaddr.SplitHostPort(rs.LocalAddr.String())
+		}
 		if h.server && st.span.IsRecording() {
 			st.span.SetAttributes(addrAttrs(rs.LocalAddr, rs.RemoteAddr, true)...)
 		}
@@ -252,6 +262,7 @@ func (h *handler) HandleRPC(ctx context.Context, rs stats.RPCStats) {
 			st.span.SetAttributes(semconv.ErrorTypeKey.String(code.String()))
 			st.span.SetStatus(codes.Error, msg)
 		}
+		h.recordDuration(st, rs.BeginTime, rs.EndTime, code)
 		if rs.EndTime.IsZero() {
 			st.span.End()
 		} else {
