@@ -84,7 +84,8 @@ func StartSend(ctx context.Context, o Op) (context.Context, trace.Span) {
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(o.attrs(semconv.MessagingOperationTypeSend)...),
 	}
-	return otelsetup.Tracer(o.Scope).Start(o.parent(ctx), o.spanName(), append(opts, o.root()...)...)
+	ctx, span := otelsetup.Tracer(o.Scope).Start(o.parent(ctx), o.spanName(), append(opts, o.root()...)...)
+	return ctx, measure(span, o, kindSend, time.Now(), 1) // metrics.go
 }
 
 // parent is ctx else the goroutine's span, or nothing for a Root span.
@@ -114,7 +115,7 @@ func StartReceive(ctx context.Context, o Op, start time.Time, creations []trace.
 		opts = append(opts, trace.WithTimestamp(start))
 	}
 	_, span := otelsetup.Tracer(o.Scope).Start(o.parent(ctx), o.spanName(), append(opts, o.root()...)...)
-	return span
+	return measure(span, o, kindReceive, start, len(creations)) // metrics.go
 }
 
 // StartProcess starts the CONSUMER span of one message pushed to the application: linked to the
@@ -124,10 +125,11 @@ func StartProcess(ctx context.Context, o Op, creation trace.SpanContext) (contex
 	if !trace.SpanContextFromContext(parent).IsValid() && creation.IsValid() {
 		parent = trace.ContextWithRemoteSpanContext(parent, creation)
 	}
-	return otelsetup.Tracer(o.Scope).Start(parent, o.spanName(),
+	ctx, span := otelsetup.Tracer(o.Scope).Start(parent, o.spanName(),
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(o.attrs(semconv.MessagingOperationTypeProcess)...),
 		trace.WithLinks(links([]trace.SpanContext{creation})...))
+	return ctx, measure(span, o, kindProcess, time.Now(), 1) // metrics.go
 }
 
 func links(scs []trace.SpanContext) []trace.Link {
@@ -166,7 +168,7 @@ func End(span trace.Span, err error) {
 		span.SetAttributes(semconv.ErrorTypeKey.String(ErrorType(err)))
 		span.SetStatus(codes.Error, err.Error())
 	}
-	span.End()
+	endSpan(span, err) // metrics.go
 }
 
 // ErrorType is the low-cardinality error.type of err: the type name of the innermost error that
