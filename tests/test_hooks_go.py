@@ -31,3 +31,18 @@ def test_go_test_rules_with_the_panic_tag_builds():
     # The tag the end-to-end tests use to make every hook panic must keep the package compiling.
     proc = _go("vet", "-tags", "otel_autoinst_panictest", "./...")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+NESTED = sorted(p.parent.name for p in RULES.glob("*/go.mod"))
+
+
+def test_every_integration_module_vets_and_tests_on_its_own():
+    """Each integration module builds standalone against the rules module (its go.sum complete),
+    so a change to the SDK set-up that the modules do not follow is caught here."""
+    assert {"grpc", "redis", "gin"} <= set(NESTED)
+    for name in NESTED:
+        for args in (("vet", "./..."), ("test", "-count=1", "./...")):
+            proc = subprocess.run(
+                ["go", *args], cwd=RULES / name, capture_output=True, text=True, timeout=600
+            )
+            assert proc.returncode == 0, f"rules/{name}: go {' '.join(args)}\n{proc.stdout}{proc.stderr}"
