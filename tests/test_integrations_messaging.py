@@ -366,6 +366,9 @@ def test_sarama(receiver: OTLPReceiver, service: Service, kafka: str) -> None:
     _failed_send(receiver, service, "/sarama/fail", "send orders-sarama")
 
 
+KOTEL = "github.com/twmb/franz-go/plugin/kotel"
+
+
 def test_franzgo(receiver: OTLPReceiver, service: Service, kafka: str) -> None:
     _fresh(receiver)
     _flow(receiver, service, "franzgo", "/franzgo/send", "f1", "consumed")
@@ -387,5 +390,16 @@ def test_franzgo(receiver: OTLPReceiver, service: Service, kafka: str) -> None:
     assert a["messaging.destination.partition.id"] == "0"
     assert (a["server.address"], a["server.port"]) == (host, int(port))
     assert a.get("messaging.kafka.offset", a.get("messaging.batch.message_count")) is not None
+    # A client the program traces itself with kotel: its spans only, none of ours (the consumer's
+    # receive span, linked to kotel's producer span, comes after both producers would have ended).
+    _flow(receiver, service, "franzgo", "/franzgo/kotel", "f2", "consumed")
+    server = _server_span(receiver.spans, "/franzgo/kotel")
+    assert server is not None
+    spans = receiver.wait_for(lambda spans: any(s.parent_span_id == server.span_id for s in spans))
+    (k,) = [s for s in spans if s.parent_span_id == server.span_id]
+    assert (k.kind, k.name, k.scope) == ("PRODUCER", "orders-franzgo publish", KOTEL), k
+    _linked_to(receiver, k, "CLIENT", "receive orders-franzgo")
+    ours = [s for s in receiver.spans if s.trace_id == server.trace_id and s.scope != KOTEL]
+    assert ours == [server], ours
     # A record without a topic fails before it is sent: the span (no destination) says so.
     _failed_send(receiver, service, "/franzgo/fail", "send")

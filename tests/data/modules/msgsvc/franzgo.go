@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kotel"
 )
 
 func init() { register("franzgo", startFranzGo) }
@@ -40,9 +41,26 @@ func startFranzGo(ctx context.Context, mux *http.ServeMux) error {
 	mux.HandleFunc("/franzgo/fail", func(rw http.ResponseWriter, r *http.Request) {
 		reply(rw, bad.ProduceSync(r.Context(), &kgo.Record{Value: []byte("lost")}).FirstErr())
 	})
+	// A client that the program traces itself, with franz-go's OpenTelemetry plugin: the
+	// instrumentation leaves it alone (one producer span, kotel's).
+	traced, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.DefaultProduceTopic(franzGoTopic),
+		kgo.WithHooks(kotel.NewKotel(kotel.WithTracer(kotel.NewTracer())).Hooks()...),
+	)
+	if err != nil {
+		return err
+	}
+	mux.HandleFunc("/franzgo/kotel", func(rw http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query().Get("v")
+		reply(rw, traced.ProduceSync(r.Context(), &kgo.Record{Key: []byte("k-" + v), Value: []byte(v)}).FirstErr())
+	})
+	consumers.Add(1)
 	go func() {
+		defer consumers.Done()
 		defer cl.Close()
 		defer bad.Close()
+		defer traced.Close()
 		for {
 			fs := cl.PollFetches(ctx)
 			if ctx.Err() != nil || fs.IsClientClosed() {

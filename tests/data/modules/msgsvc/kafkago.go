@@ -35,7 +35,9 @@ func startKafkaGo(ctx context.Context, mux *http.ServeMux) error {
 		Brokers: brokers, Topic: kafkaGoTopic, GroupID: "msgsvc-kafkago",
 		MaxWait: 50 * time.Millisecond, CommitInterval: 0,
 	})
+	consumers.Add(1)
 	go func() {
+		defer consumers.Done()
 		defer rd.Close()
 		for {
 			m, err := rd.ReadMessage(ctx)

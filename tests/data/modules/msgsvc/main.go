@@ -2,7 +2,8 @@
 // that sends a message (the request's span is the parent the producer span must have), and a
 // consumer goroutine per library that reads the messages back and prints "consumed <lib> <value>".
 // A library takes part when its server is given (-kafka, -nats, -amqp). It uses the libraries as
-// any program does: no OpenTelemetry code of its own.
+// any program does: no OpenTelemetry code of its own, except for one franz-go client that a program
+// traces itself with franz-go's kotel plugin (the instrumentation must leave it alone).
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // A part is one library's use: it registers its handlers on mux and starts its consumers.
@@ -24,9 +26,12 @@ type part struct {
 }
 
 var (
-	parts   []part
-	flagSet = flag.CommandLine
-	outMu   sync.Mutex
+	// consumers: the goroutines of consumer-group members, waited for at exit so that they
+	// leave their groups (the next run's members then join without waiting for them to expire).
+	consumers sync.WaitGroup
+	parts     []part
+	flagSet   = flag.CommandLine
+	outMu     sync.Mutex
 )
 
 func register(name string, start func(ctx context.Context, mux *http.ServeMux) error) {
@@ -73,4 +78,13 @@ func main() {
 	}()
 	say("LISTEN %s", ln.Addr())
 	_ = srv.Serve(ln)
+	done := make(chan struct{})
+	go func() {
+		consumers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
 }

@@ -79,7 +79,9 @@ func startSarama(ctx context.Context, mux *http.ServeMux) error {
 	if err != nil {
 		return err
 	}
+	consumers.Add(1)
 	go func() {
+		defer consumers.Done()
 		defer cg.Close()
 		for ctx.Err() == nil {
 			if err := cg.Consume(ctx, []string{saramaTopic}, saramaHandler{}); err != nil &&
