@@ -35,7 +35,8 @@ type send struct {
 var sends sync.Map
 
 // start makes the send span of msg and puts its context in msg's headers (a new slice: the
-// caller's backing array is never written). ctx nil: a Root span (the dispatcher's goroutine).
+// caller's backing array is never written). sync: in the SendMessage(s) caller's goroutine, parented
+// on its span; else in the dispatcher's goroutine, a Root span.
 func start(msg *sarama.ProducerMessage, sync bool) {
 	o := messaging.Op{Scope: scope, System: messaging.Kafka, Name: "send", Dest: msg.Topic, Root: !sync}
 	if msg.Key != nil {
@@ -45,8 +46,7 @@ func start(msg *sarama.ProducerMessage, sync bool) {
 	}
 	ctx, span := messaging.StartSend(context.Background(), o)
 	if _, loaded := sends.LoadOrStore(msg, &send{span: span, sync: sync}); loaded {
-		span.End() // never reached: a message is started once (callers check); nothing exported
-		return
+		return // not reached (callers check first); the span, never ended, is never exported
 	}
 	hdrs := messaging.Headers(ctx)
 	if hdrs == nil {
@@ -185,6 +185,9 @@ func returnErrorOnEnter(call *api.CallContext, p any, msg *sarama.ProducerMessag
 // groups: the *consumer of a consumer group -> its group id, while the group is open.
 var groups sync.Map
 
+// fieldIndex: struct type -> index of its field "consumer" (-1: none), looked up once per type.
+var fieldIndex sync.Map
+
 // consumerOf reads the unexported field "consumer" (a *consumer, or an interface holding one) of a
 // *partitionConsumer or *consumerGroup: only its address, used as a key.
 func consumerOf(v any) unsafe.Pointer {
@@ -192,7 +195,19 @@ func consumerOf(v any) unsafe.Pointer {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return nil
 	}
-	f := rv.Elem().FieldByName("consumer")
+	t := rv.Elem().Type()
+	idx, ok := fieldIndex.Load(t)
+	if !ok {
+		i := -1
+		if sf, found := t.FieldByName("consumer"); found && len(sf.Index) == 1 {
+			i = sf.Index[0]
+		}
+		idx, _ = fieldIndex.LoadOrStore(t, i)
+	}
+	if idx.(int) < 0 {
+		return nil
+	}
+	f := rv.Elem().Field(idx.(int))
 	if f.Kind() == reflect.Interface {
 		f = f.Elem()
 	}
