@@ -350,6 +350,27 @@ def test_sarama(receiver: OTLPReceiver, service: Service, kafka: str) -> None:
         "messaging.kafka.message.key": "k-s1",
         "messaging.consumer.group.name": "msgsvc-sarama",
     }
+    # SendMessages: a span per message, each the caller's, each linked from its receive span.
+    assert service.get("/sarama/batch?v=b") == 200
+    service.wait_line("consumed sarama b1")
+    service.wait_line("consumed sarama b2")
+    receiver.wait_for(lambda spans: _server_span(spans, "/sarama/batch") is not None)
+    server = _server_span(receiver.spans, "/sarama/batch")
+    assert server is not None
+    spans = receiver.wait_for(
+        lambda spans: sum(s.parent_span_id == server.span_id for s in spans) >= 2
+    )
+    batch = sorted(
+        (s for s in spans if s.parent_span_id == server.span_id),
+        key=lambda s: str(s.attributes.get("messaging.kafka.message.key")),
+    )
+    assert [(s.kind, s.name) for s in batch] == [("PRODUCER", "send orders-sarama")] * 2, batch
+    assert [_kafka_producer_attrs(s, "orders-sarama") for s in batch] == [
+        {"messaging.kafka.message.key": "k-b1"},
+        {"messaging.kafka.message.key": "k-b2"},
+    ]
+    for s in batch:
+        _linked_to(receiver, s, "CLIENT", "receive orders-sarama")
     # AsyncProducer: the dispatcher takes the message with no caller known: a root send span,
     # whose context still travels to the consumer.
     _flow(receiver, service, "sarama", "/sarama/async", "s2", "consumed")
@@ -366,7 +387,7 @@ def test_sarama(receiver: OTLPReceiver, service: Service, kafka: str) -> None:
     sends = [
         s.name for s in receiver.spans if s.scope.endswith("/rules/sarama") and s.kind == "PRODUCER"
     ]
-    assert sends == ["send orders-sarama"] * 2, sends
+    assert sends == ["send orders-sarama"] * 4, sends
     _failed_send(receiver, service, "/sarama/fail", "send orders-sarama")
 
 

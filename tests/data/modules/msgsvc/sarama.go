@@ -52,6 +52,16 @@ func startSarama(ctx context.Context, mux *http.ServeMux) error {
 		})
 		reply(rw, err)
 	})
+	mux.HandleFunc("/sarama/batch", func(rw http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query().Get("v")
+		var msgs []*sarama.ProducerMessage
+		for _, n := range []string{"1", "2"} {
+			msgs = append(msgs, &sarama.ProducerMessage{
+				Topic: saramaTopic, Key: sarama.StringEncoder("k-" + v + n), Value: sarama.StringEncoder(v + n),
+			})
+		}
+		reply(rw, sp.SendMessages(msgs))
+	})
 	// A message larger than Producer.MaxMessageBytes: the send fails.
 	mux.HandleFunc("/sarama/fail", func(rw http.ResponseWriter, r *http.Request) {
 		_, _, err := sp.SendMessage(&sarama.ProducerMessage{
