@@ -21,7 +21,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -84,6 +84,8 @@ def build(name: str, variant: str, tmp: Path) -> Built:
     if variant == "oldest":
         (mod / "oldest.mod").replace(mod / "go.mod")
         (mod / "oldest.sum").replace(mod / "go.sum")
+        for newest_only in mod.glob("*_newest.go"):
+            newest_only.unlink()
     plain, inst, report = tmp / "plain", tmp / "inst", tmp / "report.json"
     _run(["go", "build", "-o", str(plain), "."], mod)
     _run([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
@@ -102,6 +104,8 @@ class Service:
     proc: subprocess.Popen[str]
     base: str
     port: int
+    # the servers the program instruments itself, by name (webrouters' own_newest.go)
+    others: dict[str, Service] = field(default_factory=dict)
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
         req = urllib.request.Request(self.base + path, headers=headers or {})
@@ -143,6 +147,8 @@ def start(binary: Path, env: dict[str, str], services: list[Service]) -> Service
         proc.kill()
         raise AssertionError(f"service did not start: {line!r}\n{proc.communicate()[1]}")
     svc = Service(proc, f"http://{m.group(1)}", int(m.group(2)))
+    for name, addr, port in re.findall(r" (\w+) (127\.0\.0\.1:(\d+))", line[m.end() :]):
+        svc.others[name] = Service(proc, f"http://{addr}", int(port))
     services.append(svc)
     return svc
 
@@ -225,6 +231,53 @@ def test_one_server_span_per_request_named_by_route_template(
     assert exceptions(echo_fail) == ["echo failure"]
 
 
+# The servers of webrouters (newest releases) the program instruments itself: name -> (trace id,
+# body the server answers, the scope of its instrumentation).
+CONTRIB = "go.opentelemetry.io/contrib/instrumentation"
+OWN_SERVERS = {
+    "otelhttp": (
+        "5bf92f3577b34da6a3ce929d0e0e4737",
+        "otelhttp order 1",
+        f"{CONTRIB}/net/http/otelhttp",
+    ),
+    "otelgin": (
+        "6bf92f3577b34da6a3ce929d0e0e4738",
+        "otelgin order 1",
+        f"{CONTRIB}/github.com/gin-gonic/gin/otelgin",
+    ),
+}
+
+
+@pytest.mark.parametrize("routers", ["newest"], indirect=True)
+def test_server_the_program_instruments_itself_gets_its_span_only(
+    routers: Built, services: list[Service]
+) -> None:
+    """A server whose Handler is otelhttp's, or a gin engine with otelgin's middleware, makes its
+    own SERVER span: net/http's rule set stands aside (no second SERVER span as its parent), and
+    the gin rule set, which only renames our span, does nothing."""
+    with OTLPReceiver() as rx:
+        svc = start(routers.inst, otlp_env(rx), services)
+        assert set(svc.others) == set(OWN_SERVERS)
+        for name, (trace, body, _) in OWN_SERVERS.items():
+            got = svc.others[name].get(
+                "/own/orders/1", {"traceparent": f"00-{trace}-{PARENT_ID}-01"}
+            )
+            assert got == (200, body), name
+        # and the servers it does not instrument itself keep our span
+        assert svc.get("/gin/orders/1", {"traceparent": TRACEPARENT})[0] == 200
+        code, _, err = svc.stop()
+        assert code == 0, err
+        spans = rx.wait_for(lambda s: len(server_spans(s)) >= len(OWN_SERVERS) + 1)
+    for name, (trace, _, scope) in OWN_SERVERS.items():
+        traced = [s for s in spans if s.trace_id == trace]
+        assert len(traced) == 1, (name, [(s.name, s.scope) for s in traced])
+        (span,) = traced
+        assert span.kind == "SERVER" and span.scope == scope, span
+        assert span.parent_span_id == PARENT_ID
+    (ours,) = [s for s in spans if s.trace_id == TRACE_ID]
+    assert ours.scope.endswith("/rules/nethttp") and ours.name == "GET /gin/orders/:id"
+
+
 def test_switched_off_router_rules_leave_the_span_to_net_http(
     routers: Built, services: list[Service]
 ) -> None:
@@ -238,7 +291,9 @@ def test_switched_off_router_rules_leave_the_span_to_net_http(
         code, _, err = svc.stop()
         assert code == 0, err
         spans = rx.wait_for(lambda s: len(server_spans(s)) >= 3)
-    names = {s.attributes["url.path"]: s.name for s in server_spans(spans) if s.trace_id == TRACE_ID}
+    names = {
+        s.attributes["url.path"]: s.name for s in server_spans(spans) if s.trace_id == TRACE_ID
+    }
     assert names["/echo/orders/2"] == "GET /echo/orders/:id"
     assert "/gin/orders/:id" not in names["/gin/orders/1"]
     assert "/chi/orders/{id}" not in names["/chi/orders/3"]

@@ -43,9 +43,15 @@ type serverState struct {
 // Handler, ServeMux or not, gets one SERVER span. The incoming trace context and baggage are
 // extracted from the headers, and the handler receives the span's context in r.Context().
 //
+// When the server's Handler makes the SERVER span itself (otelhttp, or a router with otelgin,
+// otelecho or otelmux middleware: owninst.go), the request is left to it.
+//
 // Parameters: 0 the serverHandler (unexported, hence any), 1 the ResponseWriter, 2 the request.
-func serverOnEnter(call *api.CallContext, _ any, rw http.ResponseWriter, req *http.Request) {
+func serverOnEnter(call *api.CallContext, sh any, rw http.ResponseWriter, req *http.Request) {
 	if disabled || req == nil || req.URL == nil {
+		return
+	}
+	if srv := serverOf(sh); srv != nil && userInstrumented(srv.Handler) {
 		return
 	}
 	ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))

@@ -1,6 +1,7 @@
 // Command webrouters serves the same small API through gin, echo v4, chi v5, gorilla/mux and a Go
 // 1.22 ServeMux, each router written as its documentation shows and mounted under its own prefix
 // of one top-level ServeMux (behind a logging middleware that copies the request, as many do).
+// With the newest releases it also serves through handlers it instruments itself (own_newest.go).
 package main
 
 import (
@@ -83,6 +84,16 @@ func handler() http.Handler {
 	return logging(m)
 }
 
+// ownServers are servers the program instruments itself with OpenTelemetry's contrib packages
+// (own_newest.go, left out of the oldest-release build): each serves on a listener of its own,
+// since it is the server's Handler that is instrumented.
+var ownServers []ownServer
+
+type ownServer struct {
+	name    string
+	handler http.Handler
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to serve on")
 	flag.Parse()
@@ -91,10 +102,28 @@ func main() {
 		log.Fatal(err)
 	}
 	srv := &http.Server{Handler: handler()}
-	fmt.Println("listening on", ln.Addr())
+	line := fmt.Sprint("listening on ", ln.Addr())
+	var others []*http.Server
+	for _, own := range ownServers {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		s := &http.Server{Handler: own.handler}
+		others = append(others, s)
+		line += fmt.Sprint(" ", own.name, " ", l.Addr())
+		go func() { _ = s.Serve(l) }()
+	}
+	fmt.Println(line)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	go func() { <-sig; _ = srv.Shutdown(context.Background()) }()
+	go func() {
+		<-sig
+		for _, s := range others {
+			_ = s.Shutdown(context.Background())
+		}
+		_ = srv.Shutdown(context.Background())
+	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
