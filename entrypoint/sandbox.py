@@ -13,7 +13,8 @@ scripts/install.sh; `OTEL_GO_AUTOINST_BUILD_USER` names another), which:
 - writes only to a private folder (HOME, TMPDIR, reports) and to the Go caches it owns.
 
 Go's caches: `cache_dir` (input `cache_dir`, carried across workflow runs with actions/cache) holds
-GOMODCACHE, GOCACHE and the engine's cache; it is handed to the build user. Without one, a
+GOMODCACHE, GOCACHE and the engine's cache; it is handed to the build user for the run and back to
+the owner of its parent folder afterwards (the runner's user, which saves it). Without one, a
 GOMODCACHE/GOCACHE the build user already owns (the image's) is used, else fresh private ones, and
 modules the image has already downloaded are served to it as a read-only `file://` GOPROXY.
 
@@ -58,7 +59,9 @@ class Sandbox:
     def popen_kwargs(self) -> dict[str, Any]:
         if self.uid is None:
             return {}
-        return {"user": self.uid, "group": self.gid, "extra_groups": [], "umask": 0o077}
+        # umask 022: the carried cache must stay readable by the runner's user (actions/cache);
+        # everything else the build user writes is under the sandbox's 0700 folder
+        return {"user": self.uid, "group": self.gid, "extra_groups": [], "umask": 0o022}
 
     def run(self, cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         kwargs.setdefault("env", self.env)
@@ -126,6 +129,7 @@ def sandbox(env: Mapping[str, str], cache_dir: Path | None) -> Iterator[Sandbox]
     child = dict(env)
     root = Path(tempfile.mkdtemp(prefix="otel-go-autoinst-sandbox-"))
     uid = gid = None
+    owner: tuple[int, int] | None = None
     if os.geteuid() == 0:
         name = env.get(BUILD_USER_ENV) or BUILD_USER
         try:
@@ -154,6 +158,11 @@ def sandbox(env: Mapping[str, str], cache_dir: Path | None) -> Iterator[Sandbox]
         parent_modcache = _go_env(env, "GOMODCACHE") if (cache_dir or uid is not None) else ""
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
+            ignore = cache_dir / ".gitignore"
+            if not ignore.exists():  # a cache inside the checkout must not show in `git status`
+                ignore.write_text("*\n", encoding="utf-8")
+            # module files stay writable, so the runner can delete or replace the folder
+            child["GOFLAGS"] = " ".join([*env.get("GOFLAGS", "").split(), "-modcacherw"])
             child["GOMODCACHE"] = str(cache_dir / "go-mod")
             child["GOCACHE"] = str(cache_dir / "go-build")
             child["XDG_CACHE_HOME"] = str(cache_dir / "xdg")
@@ -167,11 +176,16 @@ def sandbox(env: Mapping[str, str], cache_dir: Path | None) -> Iterator[Sandbox]
             _serve_downloads(child, env, Path(parent_modcache))
         if uid is not None and gid is not None:
             if cache_dir is not None:
+                # handed back to the owner of the folder it is in (the runner's user) at the end
+                parent = cache_dir.resolve().parent.stat()
+                owner = (parent.st_uid, parent.st_gid)
                 _chown_tree(cache_dir, uid, gid)
             _chown_tree(root, uid, gid)
         yield Sandbox(uid=uid, gid=gid, root=root, env=child)
     finally:
         _remove(root)
+        if owner is not None and cache_dir is not None and cache_dir.exists():
+            _chown_tree(cache_dir, *owner)
 
 
 def _serve_downloads(child: dict[str, str], env: Mapping[str, str], modcache: Path) -> None:

@@ -67,7 +67,7 @@ fi
 # --- the build user ------------------------------------------------------------------------
 # The Action's entrypoint runs as root and runs the pull request's build and tests as this
 # unprivileged user, which cannot read the token from /proc nor write the runner's command files
-# (src/otel_go_autoinst/publish/sandbox.py).
+# (entrypoint/sandbox.py).
 BUILD_USER="${OTEL_GO_AUTOINST_BUILD_USER:-otel-go-build}"
 if [[ "$(id -u)" == 0 ]] && ! id -u "$BUILD_USER" >/dev/null 2>&1; then
   if command -v useradd >/dev/null 2>&1; then

@@ -1,0 +1,3 @@
+module example.com/cgodrv
+
+go 1.24
