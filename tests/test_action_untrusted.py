@@ -353,3 +353,34 @@ def test_api_failure_is_not_called_a_commit_mismatch(tmp_path: Path, gh: GitHubA
     assert "does not have the commit" not in run.log
     assert "Could not read pull request #8 from the GitHub API" in run.stdout
     assert "502" in run.stdout
+
+
+# ------------------------------------------------------------------------------ the schema
+
+
+def test_the_schema_describes_every_field_of_the_report_model() -> None:
+    """report.py and report.schema.json change together: a field the schema lacks would make
+    every engine report invalid (additionalProperties is false), one it has extra is dead."""
+    from dataclasses import fields
+
+    from otel_go_autoinst import report as model
+    from otel_go_autoinst.publish import untrusted
+
+    schema = untrusted.schema()
+    props = schema["properties"]
+
+    def items(name: str) -> set[str]:
+        return set(props[name]["items"]["properties"])
+
+    step = schema["$defs"]["step"]["properties"]
+    assert {f.name for f in fields(model.Report)} == set(props)
+    assert {f.name for f in fields(model.ModuleInfo)} == items("modules")
+    assert {f.name for f in fields(model.RuleInfo)} == items("rules")
+    assert {f.name for f in fields(model.InstrumentedFunction)} == items("instrumented")
+    assert {f.name for f in fields(model.DependencyChange)} == items("dependency_changes")
+    assert {f.name for f in fields(model.Binary)} == items("binaries")
+    assert {f.name for f in fields(model.StepOutcome)} == set(step)
+    assert {f.name for f in fields(model.Diagnostic)} == set(step["errors"]["items"]["properties"])
+    # a full report of the model validates
+    report = sample_report("svc", "HandleOrder")
+    untrusted.validate(report.to_dict(), "sample")
