@@ -8,6 +8,7 @@ Regenerate the goldens after an intended change with:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,20 @@ def test_comment_without_durations_is_the_same_for_a_rerun() -> None:
     assert render_markdown(report) != render_markdown(rerun)
     assert render_markdown(report, durations=False) == render_markdown(rerun, durations=False)
     assert " in " not in render_markdown(report, durations=False).splitlines()[4]
+
+
+def test_render_itself_defuses_mentions_and_links_out_of_the_repository() -> None:
+    """A second line of defence behind the schema check: whatever report reaches the renderer,
+    no live mention and no link that leaves the repository."""
+    fns = [
+        InstrumentedFunction(
+            package="p", file=f, line=1, function="F", receiver=None, rules=["r"],
+            optimization="full",
+        )  # fmt: skip
+        for f in ("svc/../../other/repo/blob/main/x.go", "https://evil.example/x.go", "ok/x.go")
+    ]
+    report = Report(root=".", go_version="1.23", instrumented=fns, warnings=["ping @org/team"])
+    text = render_markdown(report, repo_url=REPO_URL, head_sha=HEAD_SHA)
+    links = re.findall(r"\]\(([^)]*)\)", text)
+    assert links == [f"{REPO_URL}/blob/{HEAD_SHA}/ok/x.go#L1"]
+    assert "@org/team" not in text and "@\u200borg/team" in text

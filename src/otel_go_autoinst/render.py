@@ -62,6 +62,7 @@ def _clip(text: str, limit: int) -> str:
 def escape_text(text: str) -> str:
     """Plain Markdown text (table cells, list items): no HTML, no table breaks, no formatting."""
     text = re.sub(r"([\\*_\[\]~#!])", r"\\\1", " ".join(text.split()))
+    text = re.sub(r"@(?=[A-Za-z0-9])", "@\u200b", text)  # no live @user / @org/team mention
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("|", "&#124;").replace("`", "&#96;")
 
@@ -108,7 +109,15 @@ def method_name(fn: InstrumentedFunction) -> str:
 
 
 def is_repo_file(path: str) -> bool:
-    return not (path.startswith(("GOROOT/", "GOMODCACHE/", "/")) or path.startswith(".."))
+    """Whether a report's file may become a link into the repository: a relative path with no
+    `..` or `.` segment, no scheme and no backslash (the report may come from a fork)."""
+    parts = path.split("/")
+    return not (
+        path.startswith(("GOROOT/", "GOMODCACHE/", "/"))
+        or any(part in ("..", ".", "") for part in parts)
+        or "\\" in path
+        or re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", path)
+    )
 
 
 def _origin(fn: InstrumentedFunction) -> int:
