@@ -333,6 +333,8 @@ class FastService:
     proc: subprocess.Popen[str]
     fiber: Service
     bare: Service
+    # the Fiber app the program instruments itself with otelfiber (own_newest.go), newest only
+    own: Service | None = None
 
 
 def start_fast(binary: Path, env: dict[str, str], services: list[Service]) -> FastService:
@@ -341,13 +343,17 @@ def start_fast(binary: Path, env: dict[str, str], services: list[Service]) -> Fa
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    m = re.match(r"listening on (127\.0\.0\.1:(\d+)) (127\.0\.0\.1:(\d+))", line)
+    m = re.match(
+        r"listening on (127\.0\.0\.1:(\d+)) (127\.0\.0\.1:(\d+))(?: otelfiber (127\.0\.0\.1:(\d+)))?",
+        line,
+    )
     if not m:
         proc.kill()
         raise AssertionError(f"service did not start: {line!r}\n{proc.communicate()[1]}")
     fiber = Service(proc, f"http://{m.group(1)}", int(m.group(2)))
     services.append(fiber)
-    return FastService(proc, fiber, Service(proc, f"http://{m.group(3)}", int(m.group(4))))
+    own = Service(proc, f"http://{m.group(5)}", int(m.group(6))) if m.group(5) else None
+    return FastService(proc, fiber, Service(proc, f"http://{m.group(3)}", int(m.group(4))), own)
 
 
 FAST_REQUESTS = [
@@ -371,7 +377,7 @@ def test_fast_rules_match_the_releases_of_the_build(fast: Built) -> None:
         for rule in f["rules"]:
             by_rule.setdefault(rule, set()).add(f"{f['receiver']}.{f['function']}")
     assert by_rule["fasthttp"] == {"*Server.Serve", "*Server.ServeConn", "*HostClient.Do"}
-    assert by_rule["fiber"] == {"*App.next"}
+    assert by_rule["fiber"] == {"*App.next", "*App.startupProcess"}
 
 
 def test_fasthttp_and_fiber_spans(fast: Built, services: list[Service]) -> None:
@@ -420,6 +426,34 @@ def test_fasthttp_and_fiber_spans(fast: Built, services: list[Service]) -> None:
     # Its parent is the /call server span when goroutine-local context is linked in, else none.
     (call,) = [s for s in servers_ if s.attributes["url.path"] == "/call"]
     assert client.parent_span_id in ("", call.span_id)
+
+
+OWN_FIBER_TRACE = "7bf92f3577b34da6a3ce929d0e0e4739"
+
+
+@pytest.mark.parametrize("fast", ["newest"], indirect=True)
+def test_fast_fiber_app_the_program_instruments_itself_gets_its_span_only(
+    fast: Built, services: list[Service]
+) -> None:
+    """A Fiber app with otelfiber's middleware makes its own SERVER span: fasthttp's rule set
+    leaves that app's Server unwrapped (no second SERVER span as its parent), while the app
+    without it keeps ours."""
+    with OTLPReceiver() as rx:
+        svc = start_fast(fast.inst, otlp_env(rx), services)
+        assert svc.own is not None
+        got = svc.own.get("/own/orders/1", {"traceparent": f"00-{OWN_FIBER_TRACE}-{PARENT_ID}-01"})
+        assert got == (200, "otelfiber order 1")
+        assert svc.fiber.get("/api/orders/1", {"traceparent": TRACEPARENT})[0] == 200
+        code, _, err = svc.fiber.stop()
+        assert code == 0, err
+        spans = rx.wait_for(lambda s: len(server_spans(s)) >= 2)
+    traced = [s for s in spans if s.trace_id == OWN_FIBER_TRACE]
+    assert len(traced) == 1, [(s.name, s.scope) for s in traced]
+    (span,) = traced
+    assert span.kind == "SERVER" and span.scope == "github.com/gofiber/contrib/otelfiber", span
+    assert span.parent_span_id == PARENT_ID
+    (ours,) = [s for s in spans if s.trace_id == TRACE_ID]
+    assert ours.scope.endswith("/rules/fasthttp") and ours.name == "GET /api/orders/:id"
 
 
 def test_fast_answers_like_plain(fast: Built, services: list[Service]) -> None:

@@ -6,7 +6,8 @@
 // A Server is traced by wrapping its Handler when it starts serving (Serve, ServeConn), once: the
 // wrapper starts the span from the request's headers, makes it the goroutine's current span (so
 // calls made without a context inside the handler are its children) and ends it with the status
-// the handler set. Other rule sets (Fiber) name the span by its route through SetRoute.
+// the handler set. Other rule sets (Fiber) name the span by its route through SetRoute, and can
+// have a Server left alone (JudgeOnce) when the program instruments it itself.
 package fasthttp
 
 import (
@@ -77,7 +78,28 @@ func wrapServer(s *fasthttp.Server) {
 	if s.Handler == nil || funcName(s.Handler) == wrapperName {
 		return
 	}
+	if own, _ := ownVerdicts.Load(s); own == true {
+		return // the program's own instrumentation makes the SERVER span (see JudgeOnce)
+	}
 	s.Handler = wrap(s.Handler)
+}
+
+// ownVerdicts holds, per Server a rule set built on fasthttp judged (a Fiber app's), whether the
+// program's own OpenTelemetry instrumentation (otelfiber's middleware) makes its SERVER spans: one
+// entry per such Server, for the program's life.
+var ownVerdicts sync.Map // *fasthttp.Server -> bool
+
+// JudgeOnce records, the first time it is called for s, the verdict of own: whether the program
+// instruments the requests s serves itself. A Server judged so is then left unwrapped when it
+// starts serving: no span of ours for its requests, theirs alone. Call it before s serves.
+func JudgeOnce(s *fasthttp.Server, own func() bool) {
+	if s == nil {
+		return
+	}
+	if _, done := ownVerdicts.Load(s); done {
+		return
+	}
+	ownVerdicts.LoadOrStore(s, own())
 }
 
 // serverState is the traced request; servers maps each *fasthttp.RequestCtx being served to it,
@@ -91,6 +113,11 @@ type serverState struct {
 
 var servers sync.Map // *fasthttp.RequestCtx -> *serverState
 
+// wrap is never inlined: an inlined copy's closure has a name of its own ("…wrapServer.wrap.func1"
+// against wrapperName's "…init.wrap.func1"), and a Server served again (Fiber's app.Test serves
+// each request through ServeConn) would be wrapped again, a SERVER span more each time.
+//
+//go:noinline
 func wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		st := startServer(ctx)

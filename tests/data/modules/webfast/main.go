@@ -50,6 +50,10 @@ func bare(fiberAddr string) fasthttp.RequestHandler {
 	}
 }
 
+// ownApp, when set (own_newest.go, left out of the oldest-release build), is a Fiber app the
+// program instruments itself with otelfiber's middleware; it serves on a listener of its own.
+var ownApp func() *fiber.App
+
 func main() {
 	flag.Parse()
 	fl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -62,12 +66,26 @@ func main() {
 	}
 	app := fiberApp()
 	srv := &fasthttp.Server{Handler: bare(fl.Addr().String())}
-	fmt.Println("listening on", fl.Addr(), bl.Addr())
+	line := fmt.Sprint("listening on ", fl.Addr(), " ", bl.Addr())
+	var own *fiber.App
+	if ownApp != nil {
+		ol, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		own = ownApp()
+		line += fmt.Sprint(" otelfiber ", ol.Addr())
+		go func() { _ = own.Listener(ol) }()
+	}
+	fmt.Println(line)
 	go func() { _ = app.Listener(fl) }()
 	go func() { _ = srv.Serve(bl) }()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	<-sig
+	if own != nil {
+		_ = own.Shutdown()
+	}
 	_ = app.Shutdown()
 	_ = srv.Shutdown()
 	fmt.Println("bye")
