@@ -9,6 +9,7 @@ OpenAPI description.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pwd
@@ -245,14 +246,19 @@ def run_action(
     env.update(extra_env or {})
     for name, value in inputs.items():
         env["INPUT_" + name.upper()] = value
-    proc = subprocess.run(
-        [*ACTION, *(argv or [])],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    # One entrypoint at a time on the shared cache: each hands it to the build user and back, and
+    # a hand-back under another run's build (pytest -n runs test files side by side) breaks it.
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    with open(CACHE.parent / f"{CACHE.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(
+            [*ACTION, *(argv or [])],
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     result = Run(
         proc.returncode,
         proc.stdout,
