@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from otel_go_autoinst.rules import load_rule_sets
@@ -20,3 +23,25 @@ def builtin_set_names() -> list[str]:
 def only_user_rules() -> list[str]:
     """Arguments that switch every built-in set off, so only a test's own rules apply."""
     return ["--disable", ",".join(builtin_set_names())]
+
+
+def run_ok(
+    cmd: Sequence[str | Path], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; the test fails with its output unless it exits 0."""
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=None if env is None else dict(env),
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
+    return proc
+
+
+def env_without_otel(**extra: str) -> dict[str, str]:
+    """The caller's environment without any OTEL_* variable (a program with no OTel
+    configuration), plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(extra)
+    return env

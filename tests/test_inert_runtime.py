@@ -22,19 +22,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cli_helpers import CLI, MODULES  # noqa: E402
+from cli_helpers import CLI, MODULES, env_without_otel  # noqa: E402
 from otlp_receiver import OTLPReceiver, Span  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 INERT = MODULES / "inert"
 SPEC_DEFAULT_PORT = 4318
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without any OTEL_* variable, plus extra."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(extra)
-    return env
 
 
 def _run(
@@ -57,7 +50,7 @@ def _go() -> None:
 
 def test_plain_go_test_of_the_inert_module_passes():
     # The module's own checks hold for the plain build: what fails instrumented is the tool's doing.
-    proc = _ok(_run(["go", "test", "-count=1", "-v", "./..."], INERT, _clean_env()))
+    proc = _ok(_run(["go", "test", "-count=1", "-v", "./..."], INERT, env_without_otel()))
     assert "goroutine check: ok" in proc.stdout
 
 
@@ -66,7 +59,7 @@ def test_test_binary_without_otel_configuration_is_inert(tmp_path: Path):
     proc = _run(
         [*CLI, "test", "-C", str(INERT), "--report", str(report), "-count=1", "-v", "./..."],
         REPO,
-        _clean_env(),
+        env_without_otel(),
     )
     _ok(proc)
     # Not vacuous: the HTTP client and server of the tests were instrumented ...
@@ -84,7 +77,7 @@ def test_test_binary_without_otel_configuration_is_inert(tmp_path: Path):
 
 def test_test_binary_with_an_endpoint_exports_its_spans():
     with OTLPReceiver() as rx:
-        env = _clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint, OTEL_SERVICE_NAME="inert-tests")
+        env = env_without_otel(OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint, OTEL_SERVICE_NAME="inert-tests")
         proc = _ok(_run([*CLI, "test", "-C", str(INERT), "-count=1", "-v", "./..."], REPO, env))
         # TestRequestHeaders asserted that the request carried a traceparent.
         assert "--- PASS: TestRequestHeaders" in proc.stdout, proc.stdout
@@ -126,7 +119,7 @@ def _counts(binary: Path, env: dict[str, str]) -> dict[str, int]:
 def test_program_without_spans_starts_no_goroutine_and_opens_nothing(
     programs: dict[str, Path], extra: dict[str, str]
 ):
-    env = _clean_env(**extra)
+    env = env_without_otel(**extra)
     plain = _counts(programs["plain"], env)
     inst = _counts(programs["inst"], env)
     assert set(plain) == {"goroutines", "fds"}, plain
@@ -165,7 +158,7 @@ def test_program_spans_reach_the_spec_default_endpoint_over_plain_http(
         return [s for s in spans if s.resource.get("service.name") == service]
 
     with _receiver_on_the_spec_default_port() as rx:
-        proc = _ok(_run([str(programs["inst"]), "-mode=spans"], REPO, _clean_env()))
+        proc = _ok(_run([str(programs["inst"]), "-mode=spans"], REPO, env_without_otel()))
         assert proc.stdout == "status 200 body hello\n"
         assert proc.stderr == ""
         # main returned: the flush at its end sent the spans to localhost:4318, path /v1/traces.

@@ -8,7 +8,6 @@ span across the process boundary), and a program that installed otelgrpc itself 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_helpers import env_without_otel, run_ok  # noqa: E402
 from otlp_receiver import MetricPoint, OTLPReceiver, Span  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,20 +39,6 @@ METHODS = [
     "grpc.health.v1.Health/Check",
 ]
 CLIENT_OUTPUT = "unary: hello ada\nfailing: Internal\nserver stream: 3\nbidi: 2\nhealth: SERVING\n"
-
-
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, (
-        f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    )
-    return proc.stdout + proc.stderr
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(extra)
-    return env
 
 
 def _module_copy(tmp: Path, variant: str) -> Path:
@@ -81,8 +67,8 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     tmp = tmp_path_factory.mktemp(f"grpc-{variant}")
     mod = _module_copy(tmp, variant)
     plain, inst, report = tmp / "plain", tmp / "inst", tmp / "report.json"
-    _run(["go", "build", "-o", str(plain), "."], mod)
-    _run([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
+    run_ok(["go", "build", "-o", str(plain), "."], mod)
+    run_ok([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
     return Built(variant, mod, plain, inst, json.loads(report.read_text()))
 
 
@@ -141,7 +127,7 @@ def call(binary: Path, addr: str, env: dict[str, str], *args: str) -> str:
 
 
 def otlp_env(rx: OTLPReceiver, service: str) -> dict[str, str]:
-    return _clean_env(
+    return env_without_otel(
         OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
         OTEL_SERVICE_NAME=service,
         OTEL_BSP_SCHEDULE_DELAY="100",
@@ -275,15 +261,15 @@ def test_program_with_its_own_otelgrpc_gets_no_second_span(
 
 
 def test_instrumented_answers_like_plain(built: Built, servers: list[Server]) -> None:
-    server = serve(built.plain, _clean_env(), servers)
-    assert call(built.plain, server.addr, _clean_env()) == CLIENT_OUTPUT
+    server = serve(built.plain, env_without_otel(), servers)
+    assert call(built.plain, server.addr, env_without_otel()) == CLIENT_OUTPUT
     # The instrumented client against the plain server, with tracing off: the same answers.
-    assert call(built.inst, server.addr, _clean_env(OTEL_SDK_DISABLED="true")) == CLIENT_OUTPUT
+    assert call(built.inst, server.addr, env_without_otel(OTEL_SDK_DISABLED="true")) == CLIENT_OUTPUT
     assert server.stop()[0] == 0
 
 
 # One instrumented test build per module: the newest release (the fixture's build is reused).
 @pytest.mark.parametrize("built", ["newest"], indirect=True)
 def test_go_test_passes_plain_and_instrumented(built: Built) -> None:
-    _run(["go", "test", "-count=1", "./..."], built.mod)
-    _run([*CLI, "test", "-C", str(built.mod), "-count=1", "./..."], REPO, _clean_env())
+    run_ok(["go", "test", "-count=1", "./..."], built.mod)
+    run_ok([*CLI, "test", "-C", str(built.mod), "-count=1", "./..."], REPO, env_without_otel())

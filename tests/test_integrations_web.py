@@ -12,7 +12,6 @@ framework errors recorded on it, parent taken from the incoming traceparent.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -27,6 +26,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_helpers import env_without_otel, run_ok  # noqa: E402
 from otlp_receiver import OTLPReceiver, Span  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,19 +53,6 @@ ROUTER_VERSIONS = {
 }
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, (
-        f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    )
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(extra)
-    return env
-
-
 @dataclass
 class Built:
     variant: str
@@ -87,8 +74,8 @@ def build(name: str, variant: str, tmp: Path) -> Built:
         for newest_only in mod.glob("*_newest.go"):
             newest_only.unlink()
     plain, inst, report = tmp / "plain", tmp / "inst", tmp / "report.json"
-    _run(["go", "build", "-o", str(plain), "."], mod)
-    _run([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
+    run_ok(["go", "build", "-o", str(plain), "."], mod)
+    run_ok([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
     return Built(variant, mod, plain, inst, json.loads(report.read_text()))
 
 
@@ -154,7 +141,7 @@ def start(binary: Path, env: dict[str, str], services: list[Service]) -> Service
 
 
 def otlp_env(rx: OTLPReceiver) -> dict[str, str]:
-    return _clean_env(
+    return env_without_otel(
         OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
         OTEL_SERVICE_NAME="web",
         OTEL_BSP_SCHEDULE_DELAY="100",
@@ -300,10 +287,10 @@ def test_switched_off_router_rules_leave_the_span_to_net_http(
 
 
 def test_routers_answer_like_plain(routers: Built, services: list[Service]) -> None:
-    plain = start(routers.plain, _clean_env(), services)
+    plain = start(routers.plain, env_without_otel(), services)
     want = [plain.get(p) for p in ROUTES]
     plain.stop()
-    inst = start(routers.inst, _clean_env(OTEL_TRACES_EXPORTER="none"), services)
+    inst = start(routers.inst, env_without_otel(OTEL_TRACES_EXPORTER="none"), services)
     assert [inst.get(p) for p in ROUTES] == want
     assert inst.stop()[0] == 0
 
@@ -311,8 +298,8 @@ def test_routers_answer_like_plain(routers: Built, services: list[Service]) -> N
 # One instrumented test build per module: the newest releases (the fixture's build is reused).
 @pytest.mark.parametrize("routers", ["newest"], indirect=True)
 def test_router_module_go_test_plain_and_instrumented(routers: Built) -> None:
-    _run(["go", "test", "-count=1", "./..."], routers.mod)
-    _run([*CLI, "test", "-C", str(routers.mod), "-count=1", "./..."], REPO, _clean_env())
+    run_ok(["go", "test", "-count=1", "./..."], routers.mod)
+    run_ok([*CLI, "test", "-C", str(routers.mod), "-count=1", "./..."], REPO, env_without_otel())
 
 
 # --- fasthttp and Fiber v2 ---------------------------------------------------------------------
@@ -457,10 +444,10 @@ def test_fast_fiber_app_the_program_instruments_itself_gets_its_span_only(
 
 
 def test_fast_answers_like_plain(fast: Built, services: list[Service]) -> None:
-    plain = start_fast(fast.plain, _clean_env(), services)
+    plain = start_fast(fast.plain, env_without_otel(), services)
     want = fast_answers(plain)
     plain.fiber.stop()
-    inst = start_fast(fast.inst, _clean_env(OTEL_TRACES_EXPORTER="none"), services)
+    inst = start_fast(fast.inst, env_without_otel(OTEL_TRACES_EXPORTER="none"), services)
     assert fast_answers(inst) == want
     assert inst.fiber.stop()[0] == 0
 
@@ -468,5 +455,5 @@ def test_fast_answers_like_plain(fast: Built, services: list[Service]) -> None:
 # One instrumented test build per module: the newest releases (the fixture's build is reused).
 @pytest.mark.parametrize("fast", ["newest"], indirect=True)
 def test_fast_module_go_test_plain_and_instrumented(fast: Built) -> None:
-    _run(["go", "test", "-count=1", "./..."], fast.mod)
-    _run([*CLI, "test", "-C", str(fast.mod), "-count=1", "./..."], REPO, _clean_env())
+    run_ok(["go", "test", "-count=1", "./..."], fast.mod)
+    run_ok([*CLI, "test", "-C", str(fast.mod), "-count=1", "./..."], REPO, env_without_otel())

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_helpers import run_ok  # noqa: E402
 from otlp_receiver import OTLPReceiver, Span  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,20 +43,14 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"{' '.join(cmd)}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
-
-
 @pytest.fixture(scope="module")
 def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert shutil.which("go"), "the Go toolchain is required"
     out = tmp_path_factory.mktemp("logs")
     paths = {"plain": out / "logs-plain", "inst": out / "logs-inst"}
-    _run(["go", "build", "-o", str(paths["plain"]), "."], MODULE)
+    run_ok(["go", "build", "-o", str(paths["plain"]), "."], MODULE)
     cli = [sys.executable, "-m", "otel_go_autoinst.cli"]
-    _run([*cli, "build", "-C", str(MODULE), "-o", str(paths["inst"]), "."], REPO, _env())
+    run_ok([*cli, "build", "-C", str(MODULE), "-o", str(paths["inst"]), "."], REPO, _env())
     return paths
 
 
@@ -74,7 +69,7 @@ def ids(line: str) -> dict[str, list[str]]:
 
 
 def test_plain_program_logs_what_the_test_expects(binaries):
-    out = _run([str(binaries["plain"])], MODULE, _env())
+    out = run_ok([str(binaries["plain"])], MODULE, _env()).stdout
     for where, libs in (("outside", WITH_CONTEXT), ("inside", WITH_CONTEXT)):
         assert sorted(lines_of(out, where)) == sorted(libs), out
     for where in ("outside-noctx", "inside-noctx", "inside-goroutine"):
@@ -83,13 +78,13 @@ def test_plain_program_logs_what_the_test_expects(binaries):
 
 
 def test_lines_carry_the_ids_of_the_current_span(binaries):
-    plain = _run([str(binaries["plain"])], MODULE, _env())
+    plain = run_ok([str(binaries["plain"])], MODULE, _env()).stdout
     with OTLPReceiver() as rx:
-        out = _run(
+        out = run_ok(
             [str(binaries["inst"])],
             MODULE,
             _env(OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint, OTEL_SERVICE_NAME="logs"),
-        )
+        ).stdout
         spans = rx.wait_for(lambda s: any(x.kind == "SERVER" for x in s))
     server: Span = next(s for s in spans if s.kind == "SERVER")
     want = {

@@ -6,7 +6,6 @@ answers exactly as the plain `go build` of the same service does.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_helpers import env_without_otel, run_ok  # noqa: E402
 from otlp_receiver import OTLPReceiver, Span  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,20 +49,6 @@ def _cli() -> list[str]:
     return [exe] if exe else CLI
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, (
-        f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    )
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    """The environment of a service run: none of the caller's OTEL_* settings, plus extra."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="session")
 def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The example built once per session: plain, instrumented, and instrumented with the test tag
@@ -70,9 +56,9 @@ def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert shutil.which("go"), "the Go toolchain is required"
     out = tmp_path_factory.mktemp("bin")
     paths = {name: out / f"service-{name}" for name in ("plain", "inst", "panic")}
-    _run(["go", "build", "-o", str(paths["plain"]), "."], SERVICE)
-    _run([*_cli(), "build", "-C", str(SERVICE), "-o", str(paths["inst"]), "."], REPO)
-    _run(
+    run_ok(["go", "build", "-o", str(paths["plain"]), "."], SERVICE)
+    run_ok([*_cli(), "build", "-C", str(SERVICE), "-o", str(paths["inst"]), "."], REPO)
+    run_ok(
         [
             *_cli(),
             "build",
@@ -147,7 +133,7 @@ def answers(svc: Service) -> list[tuple[int, str, str]]:
 
 @pytest.fixture(scope="session")
 def plain_answers(binaries: dict[str, Path]) -> list[tuple[int, str, str]]:
-    svc = start(binaries["plain"], _clean_env())
+    svc = start(binaries["plain"], env_without_otel())
     try:
         got = answers(svc)
     finally:
@@ -160,7 +146,7 @@ def plain_answers(binaries: dict[str, Path]) -> list[tuple[int, str, str]]:
 
 
 def otlp_env(rx: OTLPReceiver, **extra: str) -> dict[str, str]:
-    return _clean_env(
+    return env_without_otel(
         OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
         OTEL_SERVICE_NAME="example-service",
         OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=e2e,team=otel",
@@ -327,7 +313,7 @@ def test_program_without_signal_handling_still_dies_of_the_signal_after_the_flus
     binaries, services, sig
 ):
     # Without instrumentation, the service run with -graceful=false dies of the signal.
-    plain = start(binaries["plain"], _clean_env(), "-graceful=false")
+    plain = start(binaries["plain"], env_without_otel(), "-graceful=false")
     services.append(plain)
     assert plain.get("/healthz")[0] == 200
     plain_code, _, _ = plain.stop(sig)
@@ -374,7 +360,7 @@ def test_nothing_sent_and_same_answers(binaries, services, plain_answers, extra)
 
 
 def test_console_exporter_prints_spans(binaries, services):
-    svc = start(binaries["inst"], _clean_env(OTEL_TRACES_EXPORTER="console"))
+    svc = start(binaries["inst"], env_without_otel(OTEL_TRACES_EXPORTER="console"))
     services.append(svc)
     assert svc.get("/healthz")[0] == 200
     code, out, err = svc.stop()
@@ -406,7 +392,7 @@ def _closed_port() -> str:
 @pytest.mark.parametrize("kind", ["blackhole", "closed-port"])
 def test_collector_down_adds_no_latency(binaries, services, plain_answers, blackhole, kind):
     endpoint = blackhole if kind == "blackhole" else _closed_port()
-    env = _clean_env(
+    env = env_without_otel(
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         OTEL_BSP_SCHEDULE_DELAY="50",
         OTEL_BSP_MAX_EXPORT_BATCH_SIZE="2",
@@ -439,10 +425,10 @@ def test_panicking_hooks_change_nothing(binaries, services, plain_answers):
 
 
 def test_go_test_of_the_example_passes_plain_and_instrumented(binaries):
-    _run(["go", "test", "-count=1", "./..."], SERVICE)
+    run_ok(["go", "test", "-count=1", "./..."], SERVICE)
     with OTLPReceiver() as rx:
-        env = _clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint, OTEL_SERVICE_NAME="example-tests")
-        _run([*_cli(), "test", "-C", str(SERVICE), "-count=1", "./..."], REPO, env)
+        env = env_without_otel(OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint, OTEL_SERVICE_NAME="example-tests")
+        run_ok([*_cli(), "test", "-C", str(SERVICE), "-count=1", "./..."], REPO, env)
         # The test binary had the SDK linked in and flushed its spans when it ended (os.Exit).
         spans = rx.wait_for(lambda s: any(x.kind == "SERVER" for x in s), timeout=5)
         assert {s.resource["service.name"] for s in spans} == {"example-tests"}
@@ -508,7 +494,7 @@ def test_program_with_its_own_tracer_provider_keeps_it(tmp_path):
     (mod / "go.mod").write_text("module example.com/own\n\ngo 1.26\n")
     rules_mod = (REPO / "rules" / "go.mod").read_text()
     version = re.search(r"go\.opentelemetry\.io/otel/sdk (v\S+)", rules_mod).group(1)
-    _run(
+    run_ok(
         [
             "go",
             "get",
@@ -518,9 +504,9 @@ def test_program_with_its_own_tracer_provider_keeps_it(tmp_path):
         ],
         mod,
     )
-    _run(["go", "mod", "tidy"], mod)
+    run_ok(["go", "mod", "tidy"], mod)
     binary = tmp_path / "own-bin"
-    _run([*_cli(), "build", "-C", str(mod), "-o", str(binary), "."], REPO)
+    run_ok([*_cli(), "build", "-C", str(mod), "-o", str(binary), "."], REPO)
     with OTLPReceiver() as rx:
         proc = subprocess.run(
             [str(binary)], env=otlp_env(rx), capture_output=True, text=True, timeout=60
@@ -543,7 +529,7 @@ def test_program_without_http_or_sql_gets_nothing(tmp_path):
         'func main() {\n\tfmt.Println("hi", len(os.Args))\n\tos.Exit(3)\n}\n'
     )
     binary, report = tmp_path / "plainprog-bin", tmp_path / "report.json"
-    _run([*_cli(), "build", "-C", str(mod), "--report", str(report), "-o", str(binary), "."], REPO)
+    run_ok([*_cli(), "build", "-C", str(mod), "--report", str(report), "-o", str(binary), "."], REPO)
     assert json.loads(report.read_text())["instrumented"] == []
     # The SDK set-up is a support set: with nothing else instrumented it is not linked in.
     mods = subprocess.run(["go", "version", "-m", str(binary)], capture_output=True, text=True)
