@@ -7,13 +7,14 @@ package franzgo
 import (
 	"context"
 	"errors"
-	"net"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
@@ -64,7 +65,7 @@ func (h *hook) OnNewClient(cl *kgo.Client) {
 		h.group = g
 	}
 	if seeds, ok := cl.OptValue(kgo.SeedBrokers).([]string); ok && len(seeds) > 0 {
-		h.server = serverAttrs(seeds[0])
+		h.server = netaddr.ServerAttrs(seeds[0])
 	}
 	clients.Store(cl, h)
 }
@@ -236,19 +237,6 @@ func (c headerCarrier) Keys() []string {
 	out := make([]string, len(c))
 	for i, h := range c {
 		out[i] = h.Key
-	}
-	return out
-}
-
-// serverAttrs: server.address and server.port of a "host:port" broker address.
-func serverAttrs(addr string) []attribute.KeyValue {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return []attribute.KeyValue{semconv.ServerAddress(addr)}
-	}
-	out := []attribute.KeyValue{semconv.ServerAddress(host)}
-	if p, err := strconv.Atoi(port); err == nil {
-		out = append(out, semconv.ServerPort(p))
 	}
 	return out
 }

@@ -8,9 +8,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"strconv"
 	"time"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
 
 	kafka "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
@@ -48,7 +49,7 @@ func writeOnEnter(call *api.CallContext, w *kafka.Writer, ctx context.Context, m
 		attrs = append(attrs, semconv.MessagingKafkaMessageKey(string(msgs[0].Key)))
 	}
 	if w.Addr != nil {
-		attrs = append(attrs, serverAttrs(w.Addr.String())...)
+		attrs = append(attrs, netaddr.ServerAttrs(w.Addr.String())...)
 	}
 	ctx, span := messaging.StartSend(ctx, messaging.Op{
 		Scope: scope, System: messaging.Kafka, Name: "send", Dest: topic, Attrs: attrs,
@@ -116,7 +117,7 @@ func fetchOnExit(call *api.CallContext, m kafka.Message, err error) {
 		attrs = append(attrs, semconv.MessagingConsumerGroupName(cfg.GroupID))
 	}
 	if len(cfg.Brokers) > 0 {
-		attrs = append(attrs, serverAttrs(cfg.Brokers[0])...)
+		attrs = append(attrs, netaddr.ServerAttrs(cfg.Brokers[0])...)
 	}
 	var creation []trace.SpanContext
 	if err == nil {
@@ -155,19 +156,6 @@ func (c headerCarrier) Keys() []string {
 	out := make([]string, len(c))
 	for i, h := range c {
 		out[i] = h.Key
-	}
-	return out
-}
-
-// serverAttrs: server.address and server.port of a "host:port" broker address.
-func serverAttrs(addr string) []attribute.KeyValue {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return []attribute.KeyValue{semconv.ServerAddress(addr)}
-	}
-	out := []attribute.KeyValue{semconv.ServerAddress(host)}
-	if p, err := strconv.Atoi(port); err == nil {
-		out = append(out, semconv.ServerPort(p))
 	}
 	return out
 }

@@ -11,10 +11,11 @@ package redis
 import (
 	"context"
 	"errors"
-	"net"
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
@@ -69,15 +70,7 @@ func serverAttrs(network, addr string) []attribute.KeyValue {
 	if network == "unix" {
 		return []attribute.KeyValue{semconv.ServerAddress(addr)}
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return []attribute.KeyValue{semconv.ServerAddress(addr)}
-	}
-	out := []attribute.KeyValue{semconv.ServerAddress(host)}
-	if p, err := strconv.Atoi(port); err == nil {
-		out = append(out, semconv.ServerPort(p))
-	}
-	return out
+	return netaddr.ServerAttrs(addr)
 }
 
 func (h *hook) DialHook(next goredis.DialHook) goredis.DialHook { return next }

@@ -10,12 +10,12 @@ package mongotrace
 
 import (
 	"context"
-	"net"
 	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -138,15 +138,7 @@ func serverAttrs(connectionID string) []attribute.KeyValue {
 	if addr == "" {
 		return nil
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return []attribute.KeyValue{semconv.ServerAddress(addr)}
-	}
-	out := []attribute.KeyValue{semconv.ServerAddress(host)}
-	if p, err := strconv.Atoi(port); err == nil {
-		out = append(out, semconv.ServerPort(p))
-	}
-	return out
+	return netaddr.ServerAttrs(addr)
 }
 
 // ParseFailure reads a v1 driver's failure text, "(CodeName) message" when the server sent the

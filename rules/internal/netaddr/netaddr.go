@@ -6,6 +6,9 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 )
 
 // SplitHostPort splits "host[:port]" leniently: port is 0 when absent or invalid, and an IPv6
@@ -20,4 +23,15 @@ func SplitHostPort(hostport string) (string, int) {
 		return host, 0
 	}
 	return host, port
+}
+
+// ServerAttrs gives server.address, and server.port when there is one, for a "host[:port]"
+// address (a broker, a database server).
+func ServerAttrs(hostport string) []attribute.KeyValue {
+	host, port := SplitHostPort(hostport)
+	out := []attribute.KeyValue{semconv.ServerAddress(host)}
+	if port > 0 {
+		out = append(out, semconv.ServerPort(port))
+	}
+	return out
 }
