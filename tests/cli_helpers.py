@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from otel_go_autoinst.rules import load_rule_sets
 
+REPO = Path(__file__).resolve().parents[1]
 MODULES = Path(__file__).parent / "data" / "modules"
 # The CLI as a child process, without the console script's shim (some tests empty PATH).
 CLI = [sys.executable, "-c", "import sys; from otel_go_autoinst.cli import main; sys.exit(main())"]
@@ -45,3 +49,29 @@ def env_without_otel(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update(extra)
     return env
+
+
+@dataclass
+class Built:
+    variant: str
+    mod: Path
+    plain: Path
+    inst: Path
+    report: dict[str, object]
+
+
+def build_variant(name: str, variant: str, tmp: Path) -> Built:
+    """The test module `name` with the go.mod of the variant (go.mod or oldest.mod), built plain
+    and instrumented."""
+    assert shutil.which("go"), "the Go toolchain is required"
+    mod = tmp / f"{name}-{variant}"
+    shutil.copytree(MODULES / name, mod)
+    if variant == "oldest":
+        (mod / "oldest.mod").replace(mod / "go.mod")
+        (mod / "oldest.sum").replace(mod / "go.sum")
+        for newest_only in mod.glob("*_newest.go"):
+            newest_only.unlink()
+    plain, inst, report = tmp / "plain", tmp / "inst", tmp / "report.json"
+    run_ok(["go", "build", "-o", str(plain), "."], mod)
+    run_ok([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
+    return Built(variant, mod, plain, inst, json.loads(report.read_text()))

@@ -7,9 +7,7 @@ span across the process boundary), and a program that installed otelgrpc itself 
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,11 +19,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cli_helpers import env_without_otel, run_ok  # noqa: E402
+from cli_helpers import Built, build_variant, env_without_otel, run_ok  # noqa: E402
 from otlp_receiver import MetricPoint, OTLPReceiver, Span  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-MODULE = REPO / "tests" / "data" / "modules" / "grpcsvc"
 CLI = [sys.executable, "-m", "otel_go_autoinst.cli"]
 OUR_SCOPE = "github.com/otel-go-autoinst/otel-go-autoinst/rules/grpc"
 OTELGRPC_SCOPE = "go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -41,35 +38,9 @@ METHODS = [
 CLIENT_OUTPUT = "unary: hello ada\nfailing: Internal\nserver stream: 3\nbidi: 2\nhealth: SERVING\n"
 
 
-def _module_copy(tmp: Path, variant: str) -> Path:
-    """The test module, with the go.mod of the variant: newest (go.mod) or oldest (oldest.mod)."""
-    mod = tmp / f"grpcsvc-{variant}"
-    shutil.copytree(MODULE, mod)
-    if variant == "oldest":
-        (mod / "oldest.mod").replace(mod / "go.mod")
-        (mod / "oldest.sum").replace(mod / "go.sum")
-    return mod
-
-
-@dataclass
-class Built:
-    variant: str
-    mod: Path
-    plain: Path
-    inst: Path
-    report: dict[str, object]
-
-
 @pytest.fixture(scope="module", params=["newest", "oldest"])
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    assert shutil.which("go"), "the Go toolchain is required"
-    variant = request.param
-    tmp = tmp_path_factory.mktemp(f"grpc-{variant}")
-    mod = _module_copy(tmp, variant)
-    plain, inst, report = tmp / "plain", tmp / "inst", tmp / "report.json"
-    run_ok(["go", "build", "-o", str(plain), "."], mod)
-    run_ok([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
-    return Built(variant, mod, plain, inst, json.loads(report.read_text()))
+    return build_variant("grpcsvc", request.param, tmp_path_factory.mktemp(f"grpc-{request.param}"))
 
 
 @dataclass

@@ -11,9 +11,7 @@ framework errors recorded on it, parent taken from the incoming traceparent.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +24,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cli_helpers import env_without_otel, run_ok  # noqa: E402
+from cli_helpers import Built, build_variant, env_without_otel, run_ok  # noqa: E402
 from otlp_receiver import OTLPReceiver, Span  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,30 +51,6 @@ ROUTER_VERSIONS = {
 }
 
 
-@dataclass
-class Built:
-    variant: str
-    mod: Path
-    plain: Path
-    inst: Path
-    report: dict[str, object]
-
-
-def build(name: str, variant: str, tmp: Path) -> Built:
-    """The test module `name` with the go.mod of the variant (go.mod or oldest.mod), built plain
-    and instrumented."""
-    assert shutil.which("go"), "the Go toolchain is required"
-    mod = tmp / f"{name}-{variant}"
-    shutil.copytree(MODULES / name, mod)
-    if variant == "oldest":
-        (mod / "oldest.mod").replace(mod / "go.mod")
-        (mod / "oldest.sum").replace(mod / "go.sum")
-        for newest_only in mod.glob("*_newest.go"):
-            newest_only.unlink()
-    plain, inst, report = tmp / "plain", tmp / "inst", tmp / "report.json"
-    run_ok(["go", "build", "-o", str(plain), "."], mod)
-    run_ok([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
-    return Built(variant, mod, plain, inst, json.loads(report.read_text()))
 
 
 def linked_versions(binary: Path) -> dict[str, str]:
@@ -172,7 +146,7 @@ ROUTES = {
 
 @pytest.fixture(scope="module", params=["newest", "oldest"])
 def routers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build("webrouters", request.param, tmp_path_factory.mktemp(f"web-{request.param}"))
+    return build_variant("webrouters", request.param, tmp_path_factory.mktemp(f"web-{request.param}"))
 
 
 def test_router_rules_match_the_releases_of_the_build(routers: Built) -> None:
@@ -312,7 +286,7 @@ FAST_VERSIONS = {
 
 @pytest.fixture(scope="module", params=["newest", "oldest"])
 def fast(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build("webfast", request.param, tmp_path_factory.mktemp(f"fast-{request.param}"))
+    return build_variant("webfast", request.param, tmp_path_factory.mktemp(f"fast-{request.param}"))
 
 
 @dataclass
