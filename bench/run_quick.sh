@@ -5,3 +5,4 @@ set -e
 cd "$(dirname "$0")/.."
 python bench/call_bench.py --quick
 python bench/build_bench.py --quick
+python bench/request_bench.py --quick
