@@ -406,7 +406,7 @@ def verdict_key(
     for part in (__version__, env.version, env.goos, env.goarch, ws.env.get("GOFLAGS", ""), *flags):
         digest.update(part.encode() + b"\0")
     digest.update(ws.gowork.read_bytes())
-    modules = [m.dir for m in ws.project.modules] + [Path(p) for p in _used_dirs(ws.gowork)]
+    modules = [m.dir for m in ws.project.modules] + [Path(p) for p in used_dirs(ws.gowork)]
     for directory in sorted(set(modules)):
         for name in ("go.mod", "go.sum"):
             if (directory / name).exists():
@@ -422,7 +422,7 @@ def verdict_key(
     return digest.hexdigest()
 
 
-def _used_dirs(gowork: Path) -> list[str]:
+def used_dirs(gowork: Path) -> list[str]:
     """The directories a go.work uses, in its `use ( ... )` block and `use DIR` lines."""
     text = gowork.read_text(encoding="utf-8")
     block = re.search(r"^use \($(.*?)^\)", text, re.M | re.S)

@@ -12,6 +12,8 @@ Two things live under $XDG_CACHE_HOME/otel-go-autoinst (~/.cache/otel-go-autoins
   hashes everything they depend on). Each entry carries its key and an HMAC-SHA256 over (key,
   verdicts) under a per-user secret kept beside it; an entry whose shape, key or MAC does not
   match is not used, and the compiler is asked again.
+- lists/<slot>, parsed/<slot>: what a rerun reuses (reuse.py), signed the same way
+  (load_signed/store_signed): one entry per slot, replaced when its key changes.
 """
 
 from __future__ import annotations
@@ -413,13 +415,69 @@ def store_verdicts(key: str, verdicts: Mapping[tuple[str, str], list[bool]]) -> 
         entries = _entries(verdicts)
         record = {"format": _FORMAT, "key": key, "verdicts": entries,
                   "mac": _mac(secret, key, entries)}  # fmt: skip
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                json.dump(record, stream)
-            os.replace(tmp, directory / f"{key}.json")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomically(directory, f"{key}.json", json.dumps(record).encode())
+    except OSError:
+        pass
+
+
+def _write_atomically(directory: Path, name: str, data: bytes) -> None:
+    """Readers see the old entry or the new one, never a part."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, directory / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- signed entries ------------------------------------------------------------------------------
+
+_SIGNED_MAGIC = b"otel-go-autoinst signed 1\n"
+
+
+def _signed_mac(secret: bytes, kind: str, key: str, payload: bytes) -> bytes:
+    return hmac.new(secret, f"{kind}\0{key}\0".encode() + payload, hashlib.sha256).digest()
+
+
+def load_signed(kind: str, slot: str, key: str) -> bytes | None:
+    """The payload stored in `kind`/`slot` for `key`, only when this user's secret signed it."""
+    if not (_KEY.fullmatch(slot) and _KEY.fullmatch(kind)):
+        return None
+    secret = _secret(create=False)
+    if secret is None:
+        return None
+    try:
+        data = (cache_dir(kind) / slot).read_bytes()
+    except OSError:
+        return None
+    head = len(_SIGNED_MAGIC)
+    mac, stored_key, payload = (
+        data[head : head + 32],
+        data[head + 32 : head + 96],
+        data[head + 96 :],
+    )
+    if not data.startswith(_SIGNED_MAGIC) or stored_key != key.encode().ljust(64, b" ")[:64]:
+        return None
+    if not hmac.compare_digest(mac, _signed_mac(secret, kind, key, payload)):
+        return None
+    return payload
+
+
+def store_signed(kind: str, slot: str, key: str, payload: bytes) -> None:
+    """Keep `payload` for `key` in `kind`/`slot`; without a writable cache, nothing is kept."""
+    if not (_KEY.fullmatch(slot) and _KEY.fullmatch(kind)) or len(key) > 64:
+        return
+    try:
+        secret = _secret(create=True)
+        if secret is None:
+            return
+        directory = _mkdirs(cache_dir(kind))
+        record = (
+            _SIGNED_MAGIC + _signed_mac(secret, kind, key, payload)
+            + key.encode().ljust(64, b" ") + payload
+        )  # fmt: skip
+        _write_atomically(directory, slot, record)
     except OSError:
         pass

@@ -8,11 +8,12 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from . import __version__, reuse
 from .build import (
     GoRun,
     Workspace,
@@ -22,6 +23,7 @@ from .build import (
     load_verdicts,
     run_go_streaming,
     store_verdicts,
+    used_dirs,
     verdict_key,
     workspace,
     write_overlay,
@@ -131,7 +133,7 @@ def _check_buildable(packages: list[Package], opts: Options, project: Project) -
 
 def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
     """Detect the packages and plan; the rewrite is conservative (no escape verdicts yet)."""
-    rule_sets = load_rule_sets(opts.rules, opts.disabled)
+    rule_sets = load_rule_sets(opts.rules, opts.disabled, load_file=reuse.rule_file)
     go_flags, vendored = _module_mode(opts, ws, project)
     go_flags = with_hooks_tag(go_flags)
     ws.env["GOFLAGS"] = _goflags_with_hooks_tag(ws.env.get("GOFLAGS", ""))
@@ -141,12 +143,12 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
     vendor_changes: list[DependencyChange] = []
     if vendored is not None:
         vendor_changes = _use_vendor(ws, project, vendored, rule_sets, modules_of, used)
+    lists = _Lists(project, ws, reusable=vendored is None)
     with ThreadPoolExecutor(max_workers=4) as pool:  # the go list runs at once
         build = pool.submit(
-            list_packages, project.root, opts.patterns or ["."], ws.env,
-            test=test, flags=with_hooks_tag(opts.list_flags),
-        )  # fmt: skip
-        plain_versions = pool.submit(module_versions, project.root, os.environ)
+            lists.packages, opts.patterns or ["."], test=test, flags=with_hooks_tag(opts.list_flags)
+        )
+        plain_versions = pool.submit(lists.versions, ours=False)
         packages = build.result()
         # An integration whose hooks are a module of their own joins the workspace only when the
         # build has one of its targets, so its requirements raise nothing in other builds.
@@ -165,9 +167,9 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
                 vendor_changes = _use_vendor(ws, project, vendored, rule_sets, modules_of, used)
         hooks_paths = sorted({rs.hooks for rs in rule_sets if modules_of[rs.name] in used})
         # With their dependencies: the verdicts on the hooks depend on the local ones too.
-        listed = pool.submit(list_packages, project.root, hooks_paths, ws.env)
+        listed = pool.submit(lists.packages, hooks_paths)
         # (vendor mode has no module graph to compare: the vendor merge reports its changes)
-        our_versions = pool.submit(module_versions, project.root, ws.env)
+        our_versions = pool.submit(lists.versions, ours=True)
         hooks = {p.import_path: p for p in listed.result()} if hooks_paths else {}
         built = {p.module_path for p in packages if p.module_path}
         changes = vendor_changes + [
@@ -183,8 +185,9 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
             f"The hooks need newer versions of {len(changes)} dependency module(s) ({raised}) and "
             "--no-upgrade is set: raise them in go.mod, or drop --no-upgrade to build with them."
         )
+    main_modules = {m.path for m in project.modules}
     plan = make_plan(
-        rule_sets, packages, project.env.version, hooks, {m.path for m in project.modules}
+        rule_sets, packages, project.env.version, hooks, main_modules, reuse.RememberingReader()
     )
     return Prepared(
         project,
@@ -198,6 +201,66 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
         changes,
         go_flags,
     )
+
+
+@dataclass
+class _Lists:
+    """The go command's package and module lists of this run, reused from the previous run when
+    nothing they depend on changed (reuse.py); asked afresh in vendor mode, whose private vendor
+    directory is made anew each run."""
+
+    project: Project
+    ws: Workspace
+    reusable: bool
+
+    def _inputs(self, kind: str, ours: bool, args: Sequence[str]) -> reuse.Inputs:
+        inputs = reuse.Inputs(kind, self.project.root, self.ws.env if ours else os.environ, args)
+        if self.project.workspace is not None:
+            inputs.add_file(self.project.workspace)
+            inputs.add_file(self.project.workspace.with_name("go.work.sum"))
+        used = [Path(d) for d in used_dirs(self.ws.gowork)] if ours else []
+        inputs.add_modules([m.dir for m in self.project.modules] + used)
+        inputs.add(self.project.env.version, str(self.project.env.goroot))
+        return inputs
+
+    def packages(
+        self, patterns: list[str], *, test: bool = False, flags: Sequence[str] = ()
+    ) -> list[Package]:
+        def listed() -> list[Package]:
+            return list_packages(self.project.root, patterns, self.ws.env, test=test, flags=flags)
+
+        if not (self.reusable and reuse.reusable_patterns(patterns)):
+            return listed()
+        inputs = self._inputs("packages", True, [*patterns, f"test={test}", *flags])
+        trees = [self.project.root / p.removesuffix("...") for p in patterns if "..." in p]
+        return reuse.remembered(
+            inputs, listed, _local_inputs, trees, keep=lambda ps: not any(p.error for p in ps)
+        )
+
+    def versions(self, *, ours: bool) -> dict[str, str] | None:
+        def listed() -> dict[str, str] | None:
+            return module_versions(self.project.root, self.ws.env if ours else os.environ)
+
+        if not self.reusable:
+            return listed()
+        inputs = self._inputs("versions", ours, [f"ours={ours}"])
+        return reuse.remembered(
+            inputs, listed, self._replaced_modules, keep=lambda v: v is not None
+        )
+
+    def _replaced_modules(self, versions: dict[str, str] | None) -> list[Path]:
+        """The go.mod of each module replaced by a directory: its requirements are in the graph."""
+        found = [v.split("=> ", 1)[1].strip() for v in (versions or {}).values() if "=> " in v]
+        main = self.project.modules[0].dir
+        return [main / d / "go.mod" for d in found if d.startswith(("/", "."))]
+
+
+def _local_inputs(packages: list[Package]) -> list[Path]:
+    """What a package list depends on besides its key: the directories of the packages that are
+    not in the module cache or GOROOT, and their modules' requirements."""
+    local = [p for p in packages if not p.standard and p.module_version is None and p.dir.parts]
+    modules = {p.module_dir for p in local if p.module_dir is not None}
+    return [p.dir for p in local] + [m / name for m in modules for name in ("go.mod", "go.sum")]
 
 
 def with_hooks_tag(flags: list[str]) -> list[str]:

@@ -21,6 +21,24 @@ from .errors import GoError, UserError
 from .goparse import TYPE_PARAM, FuncDecl, GoFile, Param
 from .rules import FileRule, FunctionRule, RuleSet, StructRule
 
+
+class Reader:
+    """How the planner reads Go files. The engine passes one that reuses earlier runs' answers
+    (reuse.py); the answers are the same."""
+
+    def parse(self, path: str, source: bytes, package: str) -> GoFile:
+        return goparse.parse_file(path, source, package)
+
+    def words(self, paths: Sequence[Path], wanted: frozenset[str]) -> dict[str, list[Path]]:
+        """For each of the `wanted` names, the files in which it appears as a word."""
+        index: dict[str, list[Path]] = {}
+        for path in paths:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            for found in wanted.intersection(_WORD.findall(text)):
+                index.setdefault(found, []).append(path)
+        return index
+
+
 API_PACKAGE = "github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
 # What only the instrumented build provides: the tool's rules module (the API, gls, otelsetup...).
 RULES_MODULE = "github.com/otel-go-autoinst/otel-go-autoinst/rules"
@@ -208,9 +226,14 @@ def buildable_packages(packages: Iterable[Package]) -> list[Package]:
 
 class Planner:
     def __init__(
-        self, rule_sets: Sequence[RuleSet], go_version: str, hooks_dirs: dict[str, Package]
+        self,
+        rule_sets: Sequence[RuleSet],
+        go_version: str,
+        hooks_dirs: dict[str, Package],
+        reader: Reader,
     ):
         self.rule_sets = rule_sets
+        self.reader = reader
         self.go_version = go_version
         self.hooks_dirs = hooks_dirs
         self._hooks: dict[tuple[str, str], Hook] = {}
@@ -229,7 +252,7 @@ class Planner:
 
     def _parse(self, path: Path, pkg: Package) -> GoFile:
         if path not in self.plan.parsed:
-            parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
+            parsed = self.reader.parse(str(path), path.read_bytes(), pkg.import_path)
             if parsed.syntax_error is not None:
                 line, col = parsed.syntax_error
                 raise GoError(
@@ -249,12 +272,7 @@ class Planner:
         index = self._words.get(pkg.import_path)
         if index is None or word not in self._wanted.get(pkg.import_path, ()):
             self.want(pkg, [word])
-            wanted = self._wanted[pkg.import_path]
-            index = {}
-            for path in pkg.go_files:
-                text = path.read_bytes().decode("utf-8", errors="replace")
-                for found in wanted.intersection(_WORD.findall(text)):
-                    index.setdefault(found, []).append(path)
+            index = self.reader.words(pkg.go_files, frozenset(self._wanted[pkg.import_path]))
             self._words[pkg.import_path] = index
         return index.get(word, [])
 
@@ -299,7 +317,7 @@ class Planner:
         if pkg.import_path not in self._hook_decls:
             found: dict[str, tuple[Path, FuncDecl]] = {}
             for path in pkg.go_files:
-                parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
+                parsed = self.reader.parse(str(path), path.read_bytes(), pkg.import_path)
                 for decl in parsed.functions:
                     if decl.receiver is None:
                         found.setdefault(decl.name, (path, decl))
@@ -313,7 +331,7 @@ class Planner:
             return
         self._plain_checked.add(pkg.import_path)
         for path in pkg.go_files:
-            parsed = goparse.parse_file(str(path), path.read_bytes(), pkg.import_path)
+            parsed = self.reader.parse(str(path), path.read_bytes(), pkg.import_path)
             ours = [
                 i.path for i in parsed.imports
                 if i.path == RULES_MODULE or i.path.startswith(RULES_MODULE + "/")
@@ -460,7 +478,7 @@ class Planner:
                 source = path.read_bytes()
                 if not pattern.search(source):
                     continue
-                parsed = self.plan.parsed.get(path) or goparse.parse_file(
+                parsed = self.plan.parsed.get(path) or self.reader.parse(
                     str(path), source, pkg.import_path
                 )
                 declared = parsed.types.get(name)
@@ -714,12 +732,14 @@ def make_plan(
     go_version: str,
     hooks_dirs: dict[str, Package],
     main_modules: Collection[str] = (),
+    reader: Reader | None = None,
 ) -> Plan:
     """Linear in the rules and in the size of the packages they name: packages are looked up by
     import path, each file a rule can match is read once for all the names looked for in its
     package, and parsed once. //otel:span directives are looked for in the packages of
-    `main_modules` (module paths) only: never in dependencies or the standard library."""
-    planner = Planner(rule_sets, go_version, hooks_dirs)
+    `main_modules` (module paths) only: never in dependencies or the standard library. `reader`
+    reads the files (the engine's reuses earlier runs' answers)."""
+    planner = Planner(rule_sets, go_version, hooks_dirs, reader or Reader())
     buildable = buildable_packages(packages)
     index = package_index(buildable)
     own = [

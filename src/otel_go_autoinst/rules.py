@@ -32,15 +32,15 @@ Entry points: `load_rule_sets` (built-in + user sets, disabling, duplicate names
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import jsonschema
 import yaml
 
 from .errors import UserError
@@ -131,6 +131,7 @@ def load_rule_sets(
     disabled: Collection[str] = (),
     *,
     builtin_dir: Path | None = None,
+    load_file: Callable[..., RuleSet] | None = None,
 ) -> list[RuleSet]:
     """Load the built-in rule sets (minus `disabled`) and the user's, in that order.
 
@@ -139,13 +140,15 @@ def load_rule_sets(
     searched recursively for `*.yaml` / `*.yml` (sorted); a file reached twice is loaded once.
     `disabled` names built-in sets; a name that is no built-in set is an error. Two enabled sets
     with one name are an error (a user set may take the name of a disabled built-in, to replace
-    it). Every error is a UserError naming file, line and field.
+    it). Every error is a UserError naming file, line and field. `load_file` loads one file as
+    load_rule_file does (the engine's reuses the files validated by earlier runs).
     """
+    load_file = load_file or load_rule_file
     base = builtin_rules_dir() if builtin_dir is None else Path(builtin_dir)
     builtin_files: list[Path] = []
     if base.is_dir():
         builtin_files = sorted(p for p in base.glob("*/*.yaml") if p.is_file())
-    builtins = [load_rule_file(p, builtin=True) for p in builtin_files]
+    builtins = [load_file(p, builtin=True) for p in builtin_files]
     _check_unique(builtins)
 
     known = sorted({s.name for s in builtins})
@@ -161,7 +164,7 @@ def load_rule_sets(
         listing = ", ".join(known) if known else "none"
         raise UserError(f"Cannot disable {names}: {what} (known built-in sets: {listing}).")
 
-    users = [load_rule_file(p, builtin=False) for p in _user_files(user_paths)]
+    users = [load_file(p, builtin=False) for p in _user_files(user_paths)]
     result = [s for s in builtins if s.name not in off] + users
     _check_unique(result)
     return result
@@ -306,9 +309,17 @@ _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
 
 _KINDS = ("function", "struct", "file")
 
-_VALIDATOR_CLASS = jsonschema.Draft202012Validator
-_TOP_VALIDATOR = _VALIDATOR_CLASS(_TOP_SCHEMA)
-_KIND_VALIDATORS = {kind: _VALIDATOR_CLASS(schema) for kind, schema in _KIND_SCHEMAS.items()}
+
+@functools.cache
+def _validators() -> tuple[Any, dict[str, Any]]:
+    """The top-level validator and one per rule kind. jsonschema is imported only when a file is
+    validated: a rerun takes validated files from reuse.py."""
+    import jsonschema
+
+    validator_class = jsonschema.Draft202012Validator
+    kinds = {kind: validator_class(schema) for kind, schema in _KIND_SCHEMAS.items()}
+    return validator_class(_TOP_SCHEMA), kinds
+
 
 _GO_KEYWORDS = frozenset(
     "break case chan const continue default defer else fallthrough for func go goto if import "
@@ -436,7 +447,7 @@ def load_rule_file(path: Path, *, builtin: bool = False) -> RuleSet:
             (), f"expected a mapping with the keys name, hooks and rules, got {_describe(data)}"
         )
 
-    _validate(f, _TOP_VALIDATOR, data, ())
+    _validate(f, _validators()[0], data, ())
     rule_set_dir = path.absolute().parent
     functions: list[FunctionRule] = []
     structs: list[StructRule] = []
@@ -467,7 +478,7 @@ def load_rule_file(path: Path, *, builtin: bool = False) -> RuleSet:
                 key=True,
             )
         kind = present[0]
-        _validate(f, _KIND_VALIDATORS[kind], entry, where)
+        _validate(f, _validators()[1][kind], entry, where)
         source = f"{f.shown}:{f.line(where)}"
         import_path: str = entry["import_path"]
         if import_path != "main" and not _IMPORT_PATH_RE.match(import_path):
@@ -660,7 +671,7 @@ def _validate(f: _File, validator: Any, instance: Any, base: Path_) -> None:
         return
 
     # Report the first problem in the file's order; one sentence, one field.
-    def place(e: jsonschema.ValidationError) -> tuple[int, str]:
+    def place(e: Any) -> tuple[int, str]:  # a jsonschema.ValidationError
         where = (*base, *e.absolute_path)
         return f.line(where), _field(where)
 

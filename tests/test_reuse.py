@@ -1,0 +1,176 @@
+"""A rerun reuses the previous run's package lists, parsed files and rule sets (reuse.py) only
+while what they were computed from is unchanged: the go command is asked again after an import,
+a new file, a new package under ./..., or a replaced module's go.mod changes; never after a
+function body does; and an entry this user's runs did not sign is never used.
+
+The go command on PATH is the real one behind a shim that writes down each invocation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from cli_helpers import CLI, run_ok
+
+from otel_go_autoinst.reuse import go_header
+
+MAIN = """package main
+
+import (
+	"fmt"
+	"net/http"
+)
+
+func main() {
+	fmt.Println(http.StatusOK)
+}
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, dict[str, str], Path]:
+    module = tmp_path / "svc"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.com/svc\n\ngo 1.23\n", encoding="utf-8")
+    (module / "main.go").write_text(MAIN, encoding="utf-8")
+    shim_dir, log = tmp_path / "bin", tmp_path / "go-calls.log"
+    shim_dir.mkdir()
+    real_go = shutil.which("go")
+    assert real_go is not None
+    shim = shim_dir / "go"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real_go} "$@"\n', encoding="utf-8")
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    env = {
+        **os.environ,
+        "PATH": f"{shim_dir}{os.pathsep}{os.environ['PATH']}",
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+    }
+    return module, env, log
+
+
+def _plan(module: Path, env: dict[str, str], log: Path, *patterns: str) -> tuple[str, list[str]]:
+    """The plan's output and the `go list` invocations the run made."""
+    log.write_text("", encoding="utf-8")
+    out = run_ok([*CLI, "plan", "-C", str(module), *patterns], module, env).stdout
+    calls = log.read_text(encoding="utf-8").splitlines()
+    return out, [c for c in calls if c.startswith("list")]
+
+
+def test_a_rerun_lists_nothing_until_an_import_changes(
+    setup: tuple[Path, dict[str, str], Path],
+) -> None:
+    module, env, log = setup
+    first, listed = _plan(module, env, log)
+    assert listed, "the first run asks the go command"
+    assert "net/http.(*Transport).RoundTrip" in first
+
+    again, listed = _plan(module, env, log)
+    assert listed == [] and again == first
+
+    body = MAIN.replace("fmt.Println(http.StatusOK)", "fmt.Println(http.StatusOK + 1)")
+    (module / "main.go").write_text(body, encoding="utf-8")
+    _, listed = _plan(module, env, log)
+    assert listed == [], "a function body is not what go list reads"
+
+    (module / "main.go").write_text(
+        body.replace('"fmt"', '"database/sql"\n\t"fmt"').replace(
+            "func main() {", "var _ = sql.Open\n\nfunc main() {"
+        ),
+        encoding="utf-8",
+    )
+    with_sql, listed = _plan(module, env, log)
+    assert listed, "a new import is"
+    assert "database/sql.Open" in with_sql and "database/sql.Open" not in first
+
+
+def test_a_new_file_or_package_is_seen(setup: tuple[Path, dict[str, str], Path]) -> None:
+    module, env, log = setup
+    _plan(module, env, log, "./...")
+    _, listed = _plan(module, env, log, "./...")
+    assert listed == []
+
+    (module / "tool").mkdir()
+    (module / "tool" / "main.go").write_text(
+        'package main\n\nimport "log/slog"\n\nfunc main() { slog.Info("x") }\n', encoding="utf-8"
+    )
+    out, listed = _plan(module, env, log, "./...")
+    assert listed and "log/slog" in out
+
+    (module / "extra.go").write_text(
+        'package main\n\nimport "os/exec"\n\nvar _ = exec.Command\n', encoding="utf-8"
+    )
+    _, listed = _plan(module, env, log, "./...")
+    assert listed, "a new file in a known package"
+
+
+def test_a_replaced_modules_requirements_are_checked(
+    setup: tuple[Path, dict[str, str], Path],
+) -> None:
+    module, env, log = setup
+    lib = module.parent / "lib"
+    lib.mkdir()
+    (lib / "go.mod").write_text("module example.com/lib\n\ngo 1.23\n", encoding="utf-8")
+    (lib / "lib.go").write_text("package lib\n\nfunc X() int { return 1 }\n", encoding="utf-8")
+    (module / "go.mod").write_text(
+        "module example.com/svc\n\ngo 1.23\n\nrequire example.com/lib v0.0.0\n\n"
+        "replace example.com/lib => ../lib\n",
+        encoding="utf-8",
+    )
+    (module / "main.go").write_text(
+        MAIN.replace('"fmt"', '"example.com/lib"\n\t"fmt"').replace(
+            "StatusOK", "StatusOK, lib.X()"
+        ),
+        encoding="utf-8",
+    )
+    _plan(module, env, log)
+    _, listed = _plan(module, env, log)
+    assert listed == []
+    (lib / "go.mod").write_text("module example.com/lib\n\ngo 1.23.1\n", encoding="utf-8")
+    _, listed = _plan(module, env, log)
+    assert listed
+
+
+def test_entries_not_signed_by_this_user_are_not_used(
+    setup: tuple[Path, dict[str, str], Path],
+) -> None:
+    module, env, log = setup
+    first, _ = _plan(module, env, log)
+    cache = Path(env["XDG_CACHE_HOME"]) / "otel-go-autoinst"
+    entries = [
+        p for kind in ("lists", "parsed", "words", "rules") for p in (cache / kind).iterdir()
+    ]
+    assert {p.parent.name for p in entries} == {"lists", "parsed", "words", "rules"}
+    for entry in entries:  # same shape, another payload: the MAC no longer matches
+        data = bytearray(entry.read_bytes())
+        data[-1] ^= 0xFF
+        entry.write_bytes(bytes(data))
+    again, listed = _plan(module, env, log)
+    assert listed and again == first
+
+    (cache / "secret").unlink()  # a new secret: every entry signed under the old one is void
+    _, listed = _plan(module, env, log)
+    assert listed
+
+
+@pytest.mark.parametrize(
+    ("source", "header"),
+    [
+        ('package a\n\nimport "fmt"\n\nfunc F() {}\n', 'package a\n\nimport "fmt"\n\n'),
+        ("//go:build linux\n\npackage a\nvar x = 1\n", "//go:build linux\n\npackage a\n"),
+        # "func" inside a comment or a string before the first declaration does not end it
+        (
+            '/* func\nfunc */ package a\nimport "x/func"\ntype T int\n',
+            '/* func\nfunc */ package a\nimport "x/func"\n',
+        ),
+        (
+            "package a\n// const\nimport (\n\t`y`\n)\nconst c = 1\n",
+            "package a\n// const\nimport (\n\t`y`\n)\n",
+        ),
+        ("package a\n", "package a\n"),
+    ],
+)
+def test_the_header_is_what_go_list_reads(source: str, header: str) -> None:
+    assert go_header(source.encode()) == header.encode()
