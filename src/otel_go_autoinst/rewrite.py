@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .goparse import FuncDecl
-from .plan import Plan, Target
+from .plan import Hook, Plan, Target
 from .trampoline import (
     RUNTIME_FILE,
     EscapeVerdicts,
     Generator,
+    hooks_files,
     renamed,
     runtime_source,
     trampoline_file,
@@ -73,6 +74,7 @@ def rewrite(plan: Plan, verdicts: EscapeVerdicts) -> Rewrite:
     edits: dict[Path, list[tuple[int, int, str]]] = defaultdict(list)
     counters: dict[str, int] = defaultdict(int)
     runtime_dirs: dict[Path, str] = {}
+    wrappers: dict[tuple[str, str, bool], Hook] = {}
 
     for path, targets in sorted(by_file.items()):
         pkg = targets[0].package
@@ -86,6 +88,7 @@ def rewrite(plan: Plan, verdicts: EscapeVerdicts) -> Rewrite:
             body_open = target.func.body_open or 0
             edits[path].append((body_open + 1, body_open + 1, f" {tjump}"))
         counters[pkg.import_path] = generator.next
+        wrappers.update(generator.wrappers)
         companion = path.parent / f"zz_otel_{path.name}"
         result.added[companion] = trampoline_file(
             gofile, [t.func for t in targets], generator.decls
@@ -107,6 +110,8 @@ def rewrite(plan: Plan, verdicts: EscapeVerdicts) -> Rewrite:
         result.changed[path] = _apply(path.read_bytes(), file_edits)
     for directory, package in runtime_dirs.items():
         result.added[directory / RUNTIME_FILE] = runtime_source(package).encode("utf-8")
+    for hooks_path, content in hooks_files(wrappers).items():
+        result.added[hooks_path] = content.encode("utf-8")
     for addition in plan.file_additions:
         result.added[addition.package.dir / addition.name] = (
             addition.content

@@ -24,10 +24,13 @@ do not escape; only those are passed through _otelHide, which hides a value from
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
+from . import goparse
 from .goparse import FuncDecl, GoFile, Param
 from .plan import API_PACKAGE, Application, Hook
 
@@ -118,6 +121,8 @@ class Generator:
         self.verdicts = verdicts
         self.next = first
         self.decls: list[str] = []
+        # (hooks package, hook, owns its context) -> the hook: the wrappers the hooks packages need
+        self.wrappers: dict[tuple[str, str, bool], Hook] = {}
 
     def tjump(self, func: FuncDecl, applications: Sequence[Application]) -> str:
         """The code that goes right after the function's "{", on the same line."""
@@ -131,16 +136,22 @@ class Generator:
             app, k = applications[index], self.next + index
             enter, exit_ = f"_otelEnter{k}{inst}", f"_otelExit{k}{inst}"
             ctx, skip = f"_otelC{k}", f"_otelS{k}"
-            tail = f"defer {exit_}({ctx}{result_ptrs}); " if app.on_exit else "; "
+            args = pointers
+            if _by_value(app):
+                args = ", ".join(_passed(app.on_enter, names.params)) if app.on_enter else ""
+            # With an onExit the context lives in the instrumented function's frame, from onEnter
+            # to the deferred onExit, whether the trampolines are inlined or not.
+            var = f"var {ctx} _otelCtx{k}; "
+            tail = f"defer {exit_}(&{ctx}{result_ptrs}); " if app.on_exit else "; "
             match app.optimization:
                 case "full":
-                    head = f"if {ctx}, {skip} := {enter}({pointers}); {skip} {{ {exit_}({ctx}{result_ptrs}); return }}"
+                    head = f"{var}if {skip} := {enter}(&{ctx}, {pointers}); {skip} {{ {exit_}(&{ctx}{result_ptrs}); return }}"
                 case "no-skipcall":
-                    head = f"if {ctx}, _ := {enter}({pointers}); false {{ }}"
+                    head = f"{var}if {enter}(&{ctx}, {pointers}); false {{ }}"
                 case "no-onexit":
-                    head = f"if {skip} := {enter}({pointers}); {skip} {{ return }}"
+                    head = f"if {skip} := {enter}({args}); {skip} {{ return }}"
                 case "no-onexit+no-skipcall":
-                    head = f"if {enter}({pointers}); false {{ }}"
+                    head = f"if {enter}({args}); false {{ }}"
                 case _:  # no-onenter
                     head = "if false { }"
                     tail = f"defer {exit_}({pointers}); "
@@ -156,86 +167,141 @@ class Generator:
         receiver = (func.receiver,) if func.receiver is not None else ()
         params = (*receiver, *func.params)
         tparams = _type_params(func)
-        inst = _instantiation(func)
         result_decls = [f"r{i} *{p.type_text}" for i, p in enumerate(func.results)]
         all_decls = ", ".join(
             [*(f"p{i} *{p.type_text}" for i, p in enumerate(params)), *result_decls]
         )
         hooks = [h for h in (app.on_enter, app.on_exit) if h is not None]
-        hide_ctx = not any(_escapes(self.verdicts, hook, 0) for hook in hooks)
+        # Hooks whose every parameter stays in them are declared //go:noescape: nothing handed
+        # to them needs hiding (and the trampolines stay small enough to be inlined).
+        hide_ctx = not any(_escapes(self.verdicts, hook, 0) for hook in hooks) and not all(
+            self._noescape(hook) for hook in hooks
+        )
         ctx = _Context(func, app, k, len(params), self.import_path, hide_ctx)
+        own = _owns(app)
         out = self.decls
-        out.append(ctx.type_decl())
+        if not own:
+            out.append(ctx.type_decl())
+        # The values handed to the hooks, read through the pointers the TJump passes (an onExit
+        # reads the results when it runs); a lone onEnter that owns its context takes them as
+        # arguments (fewer nodes: the instrumented function may stay inlinable).
+        by_value = _by_value(app)
+        enter_args = [
+            (f"a{i}", f"&a{i}", p.type_text) if by_value else (f"*p{i}", f"p{i}", p.type_text)
+            for i, p in enumerate(params)
+        ]
+        exit_args = [(f"*r{i}", f"r{i}", r.type_text) for i, r in enumerate(func.results)]
         for hook, kind, values in (
             (app.on_enter, "Enter", params),
             (app.on_exit, "Exit", func.results),
         ):
-            if hook is None:
-                continue
-            types = ", ".join(
-                f"a{i} " + ("interface{}" if h.canonical == "any" else v.type_text)
-                for i, (h, v) in enumerate(zip(hook.params, _passed(hook, values), strict=True))
-            )
-            out.append(
-                f"//go:linkname _otelHook{kind}{k} {hook.package}.{hook.name}\n"
-                f"func _otelHook{kind}{k}(call *_otelCtx{', ' if types else ''}{types})\n"
-            )
-            out.append(
-                f"func _otelRecover{kind}{k}() {{\n"
-                f'\tif r := recover(); r != nil {{\n\t\t_otelHookPanicked("{hook.package}.{hook.name}", r)\n\t}}\n'
-                "}\n"
-            )
-        enter_args = [(f"p{i}", p.type_text) for i, p in enumerate(params)]
-        exit_args = [(f"r{i}", r.type_text) for i, r in enumerate(func.results)]
+            if hook is not None:
+                out.append(self._hook_decl(hook, kind, k, values, own))
+        cdecl = f"c *_otelCtx{k}"
         if app.on_enter is not None and app.on_exit is None:
-            # No onExit: the context need not outlive the enter trampoline, which owns it. The
-            # TJump is then one plain call, and the instrumented function may stay inlinable.
-            call = self._hook_call(app.on_enter, "Enter", k, enter_args)
-            out.append(
-                f"func _otelEnter{k}{tparams}({all_decls}) (skip bool) {{\n"
-                f"\tdefer _otelRecoverEnter{k}()\n\tc := &_otelCtx{k}{{}}\n{ctx.fill()}\t{call}\n"
-                "\treturn h.skip\n}\n"
-            )
+            call = self._hook_call(app.on_enter, "Enter", k, enter_args, own)
+            if by_value:
+                passed = _passed(app.on_enter, params)
+                decls = ", ".join(f"a{i} {p.type_text}" for i, p in enumerate(passed))
+                out.append(f"func _otelEnter{k}{tparams}({decls}) bool {{\n\treturn {call}\n}}\n")
+                return
+            else:
+                body = f"\tc := &_otelCtx{k}{{}}\n{ctx.fill()}\treturn {call}\n"
+                out.append(f"func _otelEnter{k}{tparams}({all_decls}) bool {{\n{body}}}\n")
         elif app.on_enter is not None:
-            # The context lives in the instrumented function's frame (this trampoline is
-            # inlined), from onEnter to the deferred onExit.
+            call = self._hook_call(app.on_enter, "Enter", k, enter_args, own)
             out.append(
-                f"func _otelEnter{k}{tparams}({all_decls}) (*_otelCtx{k}, bool) {{\n"
-                f"\tc := &_otelCtx{k}{{}}\n"
-                f"\t_otelOnEnter{k}{inst}(c{_args(len(params), len(func.results))})\n"
-                "\treturn c, c.skip\n}\n"
-            )
-            call = self._hook_call(app.on_enter, "Enter", k, enter_args)
-            out.append(
-                f"func _otelOnEnter{k}{tparams}(c *_otelCtx{k}{_prefixed(all_decls)}) {{\n"
-                f"\tdefer _otelRecoverEnter{k}()\n{ctx.fill()}\t{call}\n}}\n"
+                f"func _otelEnter{k}{tparams}({cdecl}{_prefixed(all_decls)}) bool {{\n"
+                f"{ctx.fill()}\treturn {call}\n}}\n"
             )
         if app.on_exit is not None:
-            call = self._hook_call(app.on_exit, "Exit", k, exit_args)
+            call = self._hook_call(app.on_exit, "Exit", k, exit_args, own)
             if app.on_enter is not None:
                 h = f"\th := {_hidden('c', f'_otelCtx{k}')}\n" if hide_ctx else "\th := c\n"
                 out.append(
-                    f"func _otelExit{k}{tparams}(c *_otelCtx{k}{_prefixed(', '.join(result_decls))}) {{\n"
-                    f"\tdefer _otelRecoverExit{k}()\n{h}\t{call}\n}}\n"
+                    f"func _otelExit{k}{tparams}({cdecl}{_prefixed(', '.join(result_decls))}) {{\n"
+                    f"{h}\t{call}\n}}\n"
                 )
+            elif own:
+                out.append(f"func _otelExit{k}{tparams}({all_decls}) {{\n\t{call}\n}}\n")
             else:
                 out.append(
                     f"func _otelExit{k}{tparams}({all_decls}) {{\n"
-                    f"\tdefer _otelRecoverExit{k}()\n\tc := &_otelCtx{k}{{}}\n{ctx.fill()}\t{call}\n}}\n"
+                    f"\tc := &_otelCtx{k}{{}}\n{ctx.fill()}\t{call}\n}}\n"
                 )
 
-    def _hook_call(self, hook: Hook, kind: str, k: int, pointers: list[tuple[str, str]]) -> str:
-        """The hook's arguments are the values behind `pointers` ((name, type of the value))."""
-        args = ["&h._otelCtx"]
-        for i, (param, (pointer, type_text)) in enumerate(
-            zip(hook.params, _passed(hook, pointers), strict=True), start=1
+    def _hook_decl(
+        self, hook: Hook, kind: str, k: int, values: Sequence[Param], own: bool
+    ) -> str:
+        """How the trampolines reach the hook: through its wrapper in the hooks package (which
+        calls it under recover) by //go:linkname, or, for a hooks package that cannot be given a
+        file, through a wrapper here that reaches the hook itself by //go:linkname."""
+        types = [
+            f"a{i} " + ("interface{}" if h.canonical == "any" else v.type_text)
+            for i, (h, v) in enumerate(zip(hook.params, _passed(hook, values), strict=True))
+        ]
+        args = [f"a{i}" for i in range(len(types))]
+        signature = ", ".join(types if own else [f"call *_otelCtx{k}", *types])
+        name = f"_otelHook{kind}{k}"
+        if wrappable(hook):
+            self.wrappers[(hook.package, hook.name, own)] = hook
+            target = f"{hook.package}.{wrapper_name(hook, own)}"
+            noescape = "//go:noescape\n" if self._noescape(hook) else ""
+            return f"{noescape}//go:linkname {name} {target}\nfunc {name}({signature}) bool\n"
+        raw = f"_otelRaw{kind}{k}"
+        out = (
+            f"//go:linkname {raw} {hook.package}.{hook.name}\n"
+            f"func {raw}({', '.join(['call *_otelCtx', *types])})\n\n"
+            f"func _otelRecover{kind}{k}() {{\n"
+            f'\tif r := recover(); r != nil {{\n\t\t_otelHookPanicked("{hook.package}.{hook.name}", r)\n\t}}\n'
+            "}\n\n"
+        )
+        if own:
+            c = "&c" if _escapes(self.verdicts, hook, 0) else _hidden("&c", "_otelCtx")
+            return out + (
+                f"func {name}({signature}) (skip bool) {{\n"
+                f"\tvar c _otelCtx\n\tdefer _otelRecover{kind}{k}()\n"
+                f"\t{raw}({', '.join([c, *args])})\n\treturn c.skip\n}}\n"
+            )
+        return out + (
+            f"func {name}({signature}) (skip bool) {{\n\tdefer _otelRecover{kind}{k}()\n"
+            f"\t{raw}({', '.join(['&call._otelCtx', *args])})\n\treturn call.skip\n}}\n"
+        )
+
+    def _noescape(self, hook: Hook) -> bool:
+        """Whether the compiler's verdict is that no parameter of the hook escapes it, and the
+        hook is reached through its wrapper (which lets nothing escape that the hook keeps)."""
+        found = self.verdicts.get((hook.package, hook.name))
+        return found is not None and not any(found) and wrappable(hook)
+
+    def _hook_call(
+        self, hook: Hook, kind: str, k: int, values: list[tuple[str, str, str]], own: bool
+    ) -> str:
+        """The hook's arguments: `values` are (value, its address, its type) expressions."""
+        args = [] if own else ["h"]
+        for i, (param, (value, address, type_text)) in enumerate(
+            zip(hook.params, _passed(hook, values), strict=True), start=1
         ):
-            hide = not _escapes(self.verdicts, hook, i)
+            hide = not _escapes(self.verdicts, hook, i) and not self._noescape(hook)
             if param.canonical == "any":
-                args.append(f"_otelHideAny(*{pointer})" if hide else f"interface{{}}(*{pointer})")
+                args.append(f"_otelHideAny({value})" if hide else f"interface{{}}({value})")
+            elif hide and not _pointer_free(type_text):
+                args.append(f"*{_hidden(address, type_text)}")
             else:
-                args.append(f"*{_hidden(pointer, type_text)}" if hide else f"*{pointer}")
+                args.append(value)
         return f"_otelHook{kind}{k}({', '.join(args)})"
+
+
+def _owns(app: Application) -> bool:
+    """A lone hook (no onExit, or no onEnter) that reads nothing the instrumented function must
+    provide (parameters, results, names) gets a context of its own, in its wrapper."""
+    lone = app.on_exit is None or app.on_enter is None
+    return lone and not app.needs(PARAM_METHODS | RESULT_METHODS | NAME_METHODS)
+
+
+def _by_value(app: Application) -> bool:
+    """A lone onEnter that owns its context is handed the values, not their addresses."""
+    return app.on_enter is not None and app.on_exit is None and _owns(app)
 
 
 def _passed(hook: Hook, values: Sequence[_T]) -> Sequence[_T]:
@@ -268,6 +334,10 @@ class _Context:
         if self.app.needs(RESULT_METHODS):
             fields.append(f"\tra [{len(self.func.results)}]interface{{}}\n")
         return f"type _otelCtx{self.k} struct {{\n{''.join(fields)}}}\n"
+
+    def filled(self) -> bool:
+        """Whether the context carries more than what the hooks set themselves."""
+        return self.app.needs(PARAM_METHODS | RESULT_METHODS | NAME_METHODS)
 
     def fill(self) -> str:
         """Statements that point `h` at the context `c` and fill what the hooks may read."""
@@ -338,4 +408,91 @@ def trampoline_file(gofile: GoFile, funcs: Sequence[FuncDecl], body: Sequence[st
     return (
         f"{constraint}{HEADER}\npackage {gofile.package}\n\n{import_block}\nvar _ unsafe.Pointer\n\n"
         + "\n".join(body)
+    )
+
+
+# -- the wrappers in the hooks packages ---------------------------------------------------------
+
+HOOKS_RUNTIME_FILE = "zz_otel_hooks.go"
+
+_POINTER_FREE = frozenset(
+    "bool byte rune int int8 int16 int32 int64 uint uint8 uint16 uint32 uint64 uintptr "
+    "float32 float64 complex64 complex128".split()
+)
+
+
+def _pointer_free(type_text: str) -> bool:
+    """A value of this type holds no pointer: escape analysis has nothing to hide in it."""
+    return type_text in _POINTER_FREE
+
+
+def wrappable(hook: Hook) -> bool:
+    """Whether the hook's package can be given a file: not when it is in the module cache, where
+    the go command refuses overlays (module directories there are named module@version)."""
+    return not any("@" in part for part in hook.file.parts)
+
+
+def wrapper_name(hook: Hook, own: bool) -> str:
+    return f"_otel{'O' if own else 'W'}_{hook.name}"
+
+
+def hooks_files(wrappers: Mapping[tuple[str, str, bool], Hook]) -> dict[Path, str]:
+    """The files added to the hooks packages: for each hook a trampoline needs, its wrapper, which
+    calls it directly (so the compiler may inline it there) under recover. `_otelW_<hook>` takes
+    the CallContext built by the instrumented package; `_otelO_<hook>` owns one (for a lone hook
+    that reads nothing from it) and returns whether the hook asked to skip the call."""
+    by_file: dict[Path, dict[tuple[str, bool], Hook]] = defaultdict(dict)
+    for (_, name, own), hook in wrappers.items():
+        by_file[hook.file][(name, own)] = hook
+    files: dict[Path, str] = {}
+    for path, hooks in sorted(by_file.items()):
+        first = next(iter(hooks.values()))
+        gofile = goparse.parse_file(str(path), path.read_bytes(), first.package)
+        used: set[str] = set()
+        body: list[str] = []
+        for name in sorted({n for n, _ in hooks}):
+            hook = next(h for (n, _), h in hooks.items() if n == name)
+            used |= hook.decl.used_qualifiers
+            body.append(
+                f"func _otelR_{name}() {{\n\tif r := recover(); r != nil {{\n"
+                f'\t\t_otelWrapPanicked("{hook.package}.{name}", r)\n\t}}\n}}\n'
+            )
+            for own in (False, True):
+                if (name, own) in hooks:
+                    body.append(_wrapper(hook, own))
+        imports = sorted(
+            i.text for i in gofile.imports if i.local_name in used and i.name not in ("_", ".")
+        )
+        import_block = (
+            "import (\n" + "".join(f"\t{i}\n" for i in imports) + ")\n\n" if imports else ""
+        )
+        constraint = f"{gofile.build_constraint}\n\n" if gofile.build_constraint else ""
+        files[path.parent / f"zz_otel_hooks_{path.name}"] = (
+            f"{constraint}{HEADER}\npackage {gofile.package}\n\n{import_block}" + "\n".join(body)
+        )
+        runtime = path.parent / HOOKS_RUNTIME_FILE
+        files[runtime] = (
+            f'{HEADER}\npackage {gofile.package}\n\nimport _ "unsafe"\n\n'
+            f"// _otelWrapPanicked reports a hook's panic on stderr, once per hook.\n//\n"
+            f"//go:linkname _otelWrapPanicked {API_PACKAGE}.hookPanicked\n"
+            "func _otelWrapPanicked(hook string, value interface{})\n"
+        )
+    return files
+
+
+def _wrapper(hook: Hook, own: bool) -> str:
+    call_type = hook.decl.params[0].type_text
+    params = [f"a{i} {p.type_text}" for i, p in enumerate(hook.params)]
+    args = [f"a{i}{'...' if p.variadic else ''}" for i, p in enumerate(hook.params)]
+    name = wrapper_name(hook, own)
+    if own:
+        return (
+            f"func {name}({', '.join(params)}) (skip bool) {{\n"
+            f"\tvar c {call_type.removeprefix('*')}\n\tdefer _otelR_{hook.name}()\n"
+            f"\t{hook.name}({', '.join(['&c', *args])})\n\treturn c.IsSkipCall()\n}}\n"
+        )
+    return (
+        f"func {name}({', '.join([f'call {call_type}', *params])}) (skip bool) {{\n"
+        f"\tdefer _otelR_{hook.name}()\n\t{hook.name}({', '.join(['call', *args])})\n"
+        "\treturn call.IsSkipCall()\n}\n"
     )
