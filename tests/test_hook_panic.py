@@ -176,3 +176,36 @@ def test_a_panicking_hook_in_the_standard_library_is_reported_once(tmp_path: Pat
         )
         for name in ("clientOnEnter", "clientOnExit", "serverOnEnter", "serverOnExit")
     )
+
+
+def test_hooks_that_cannot_be_given_a_file_are_still_recovered(tmp_path: Path) -> None:
+    """A hooks package in the module cache (directories named module@version, where the go command
+    refuses overlays) gets no wrapper file: the wrappers, with their recover, are generated in the
+    instrumented package instead, and a panicking hook is reported and recovered all the same."""
+    normal = write_module(tmp_path / "panicky")
+    cached = write_module(tmp_path / "example.com" / "panicky@v1.0.0")
+    diffs = {}
+    for name, module in (("normal", normal), ("cached", cached)):
+        shown = run([*CLI, "diff", "-C", module, "--rules", module / "rules.yaml",
+                     *only_user_rules(), "."])  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        diffs[name] = shown.stdout
+    assert "hooks/zz_otel_hooks_hooks.go" in diffs["normal"]
+    assert "_otelO_doubleEnter" in diffs["normal"]
+    assert "zz_otel_hooks" not in diffs["cached"]
+    assert "//go:linkname _otelRawEnter0 example.com/panicky/hooks.doubleEnter" in diffs["cached"]
+    inst = tmp_path / "inst"
+    built = run(
+        [*CLI, "build", "-C", cached, "--rules", cached / "rules.yaml", *only_user_rules(),
+         "-o", inst, "."]
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    got = run([inst])
+    assert got.returncode == 0
+    assert got.stdout == f"sum {sum(5 * i for i in range(1000))}\n"
+    assert got.stderr.splitlines() == [
+        LINE.format(hook="example.com/panicky/hooks.doubleEnter", value="boom 0"),
+        LINE.format(
+            hook="example.com/panicky/hooks.tripleEnter", value="assignment to entry in nil map"
+        ),
+    ]
