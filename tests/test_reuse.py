@@ -8,6 +8,7 @@ The go command on PATH is the real one behind a shim that writes down each invoc
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import stat
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import CLI, run_ok
 
+from otel_go_autoinst import cache, reuse
 from otel_go_autoinst.reuse import go_header
 
 MAIN = """package main
@@ -174,3 +176,27 @@ def test_entries_not_signed_by_this_user_are_not_used(
 )
 def test_the_header_is_what_go_list_reads(source: str, header: str) -> None:
     assert go_header(source.encode()) == header.encode()
+
+
+class _Calls:
+    """A payload that names a function to call when it is unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, ...]]:
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_a_signed_entry_that_names_a_function_is_not_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    marker = tmp_path / "called"
+    key = "k" * 64
+    cache.store_signed("parsed", "slot", key, pickle.dumps(_Calls(marker)))
+    assert cache.load_signed("parsed", "slot", key) is not None  # signed with this user's secret
+    assert reuse._recall("parsed", "slot", key) is None
+    assert not marker.exists()
+    cache.store_signed("parsed", "slot", key, pickle.dumps({"plain": [Path("/x")]}))
+    assert reuse._recall("parsed", "slot", key) == {"plain": [Path("/x")]}

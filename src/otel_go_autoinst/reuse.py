@@ -20,13 +20,15 @@ else can write to yields nothing but a recomputation.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import os
 import pickle
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from . import __version__, cache
 from .goparse import GoFile
@@ -156,23 +158,17 @@ def remembered(
     files (`depends_on(value)`, and the `trees` of recursive patterns) are unchanged. A value that
     `keep` refuses (an answer with errors, which may be transient) is not kept."""
     key = inputs.digest.hexdigest()
-    raw = cache.load_signed("lists", inputs.slot, key)
-    if raw is not None:
-        try:
-            dirs, tree_marks, value = pickle.loads(raw)
-        except Exception:  # an entry of another version of the tool
-            dirs = None
-        if (
-            dirs is not None
-            and tree_marks == [tree_digest(t) for t in trees]
-            and all(_mark(Path(d)) == mark for d, mark in dirs)
+    found = _recall("lists", inputs.slot, key)
+    if isinstance(found, tuple) and len(found) == 3:
+        marks, tree_marks, value = found
+        if tree_marks == [tree_digest(t) for t in trees] and all(
+            _mark(Path(d)) == mark for d, mark in marks
         ):
             return value  # type: ignore[no-any-return]
     value = compute()
     if keep(value):
-        dirs = [(str(d), _mark(d)) for d in sorted(set(depends_on(value)))]
-        record = (dirs, [tree_digest(t) for t in trees], value)
-        cache.store_signed("lists", inputs.slot, key, pickle.dumps(record))
+        marks = [(str(d), _mark(d)) for d in sorted(set(depends_on(value)))]
+        _keep("lists", inputs.slot, key, (marks, [tree_digest(t) for t in trees], value))
     return value
 
 
@@ -180,31 +176,22 @@ class RememberingReader(Reader):
     """The planner's reader, with the answers of earlier runs on the same bytes."""
 
     def parse(self, path: str, source: bytes, package: str) -> GoFile:
-        digest = _digest(path, package, source)
-        raw = cache.load_signed("parsed", digest[:32], digest)
-        if raw is not None:
-            try:
-                found: GoFile = pickle.loads(raw)
-                found.source = source
-                return found
-            except Exception:  # an entry of another version of the tool
-                pass
+        key = _digest(path, package, source)
+        found = _recall("parsed", key[:32], key)
+        if isinstance(found, GoFile):
+            found.source = source
+            return found
         result = super().parse(path, source, package)
-        kept = GoFile(**{**result.__dict__, "source": b""})
-        cache.store_signed("parsed", digest[:32], digest, pickle.dumps(kept))
+        _keep("parsed", key[:32], key, GoFile(**{**result.__dict__, "source": b""}))
         return result
 
     def words(self, paths: Sequence[Path], wanted: frozenset[str]) -> dict[str, list[Path]]:
-        digest = _digest(*sorted(wanted), *(_digest(str(p), p.read_bytes()) for p in paths))
-        raw = cache.load_signed("words", digest[:32], digest)
-        if raw is not None:
-            try:
-                return {word: [Path(p) for p in found] for word, found in pickle.loads(raw).items()}
-            except Exception:  # an entry of another version of the tool
-                pass
+        key = _digest(*sorted(wanted), *(_digest(str(p), p.read_bytes()) for p in paths))
+        found = _recall("words", key[:32], key)
+        if isinstance(found, dict):
+            return {word: [Path(p) for p in files] for word, files in found.items()}
         index = super().words(paths, wanted)
-        kept = {word: [str(p) for p in found] for word, found in index.items()}
-        cache.store_signed("words", digest[:32], digest, pickle.dumps(kept))
+        _keep("words", key[:32], key, {w: [str(p) for p in files] for w, files in index.items()})
         return index
 
 
@@ -213,20 +200,50 @@ def rule_file(path: Path, *, builtin: bool) -> RuleSet:
     (a file that does not load is never kept: its error is given again; nor is one whose Go
     files next to it are gone)."""
     try:
-        digest = _digest(str(path.absolute()), str(builtin), path.read_bytes())
+        key = _digest(str(path.absolute()), str(builtin), path.read_bytes())
     except OSError:
         return load_rule_file(path, builtin=builtin)  # which says why it cannot be read
-    raw = cache.load_signed("rules", digest[:32], digest)
-    if raw is not None:
-        try:
-            found: RuleSet = pickle.loads(raw)
-            if all(rule.file.is_file() for rule in found.files):  # what loading checks besides
-                return found
-        except Exception:  # an entry of another version of the tool
-            pass
+    found = _recall("rules", key[:32], key)
+    # (what loading checks besides the file: the Go files next to it)
+    if isinstance(found, RuleSet) and all(rule.file.is_file() for rule in found.files):
+        return found
     loaded = load_rule_file(path, builtin=builtin)
-    cache.store_signed("rules", digest[:32], digest, pickle.dumps(loaded))
+    _keep("rules", key[:32], key, loaded)
     return loaded
+
+
+# The only classes an entry may name besides the tool's own data classes: it is signed, and even
+# so it never names a function to call.
+_FOREIGN = frozenset(
+    {("pathlib", "PosixPath"), ("pathlib", "WindowsPath"), ("semver.version", "Version")}
+)
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _FOREIGN:
+            return super().find_class(module, name)
+        if module.startswith("otel_go_autoinst."):
+            found = super().find_class(module, name)
+            if isinstance(found, type) and dataclasses.is_dataclass(found):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not a kept value")
+
+
+def _recall(kind: str, slot: str, key: str) -> object | None:
+    """The value kept in `kind`/`slot` for `key`, or None (absent, not signed by this user's
+    runs, or written by another version of the tool)."""
+    raw = cache.load_signed(kind, slot, key)
+    if raw is None:
+        return None
+    try:
+        return _Unpickler(io.BytesIO(raw)).load()
+    except Exception:
+        return None
+
+
+def _keep(kind: str, slot: str, key: str, value: object) -> None:
+    cache.store_signed(kind, slot, key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _digest(*parts: str | bytes) -> str:
