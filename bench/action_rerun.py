@@ -5,9 +5,10 @@ carried over (as actions/cache does), everything else fresh, against a plain war
     python bench/action_rerun.py [--module examples/service] [--file main.go]
 
 Run 1: a fresh git checkout of the module, the entrypoint (`otel-go-autoinst action`, run mode,
-no comment) with `cache_dir` set to an empty folder: cold. Run 2: a new fresh checkout with one
-file changed (a function appended, as in a one-file push), a new runner folder, the same cache
-folder: the time that matters on every push. Plain: the same change in another checkout, after
+no comment) with `cache_dir` set to an empty folder: cold. Run 2: a new fresh checkout at the same
+path (a runner's workspace path does not change) with one file changed (a function appended, as
+in a one-file push), a new runner folder, the same cache folder: the time that matters on every
+push. Plain: the same change in another checkout, after
 one warm-up `go build && go test`, timed with the user's own (warm) Go caches.
 
 As root (the Action's container), the entrypoint runs the build and tests as the build user
@@ -104,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="otel-go-autoinst-rerun-"))
     base.chmod(0o755)  # the build user reads the checkouts
     try:
-        cache = base / "cache"
-        t1, c1, log1 = run_entrypoint(checkout(source, base / "ws1", None, 1), cache, base / "r1")
-        t2, c2, log2 = run_entrypoint(
-            checkout(source, base / "ws2", args.file, 2), cache, base / "r2"
-        )
+        cache, workspace = base / "cache", base / "workspace"
+        t1, c1, log1 = run_entrypoint(checkout(source, workspace, None, 1), cache, base / "r1")
+        # A runner checks out to the same path every time (/github/workspace): a fresh checkout
+        # there, fresh files and times.
+        subprocess.run(["chmod", "-R", "u+w", str(workspace)], capture_output=True)
+        shutil.rmtree(workspace)
+        t2, c2, log2 = run_entrypoint(checkout(source, workspace, args.file, 2), cache, base / "r2")
         ws3 = checkout(source, base / "ws3", None, 3)
         plain(ws3)  # warm-up
         with (ws3 / args.file).open("a", encoding="utf-8") as handle:
