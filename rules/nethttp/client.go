@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -31,6 +30,7 @@ type clientState struct {
 	// start is when the request was sent, for http.client.request.duration (metrics.go); zero
 	// when metrics go nowhere.
 	start time.Time
+	out   injected // the trace headers the propagators set (fast.go)
 }
 
 // clientOnEnter runs at the top of (*http.Transport).RoundTrip: every request an http.Client sends
@@ -50,7 +50,7 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 	}
 	ctx = gls.Parent(ctx)
 	verb := methodName(req.Method)
-	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb, clientStart...)
 	if span.IsRecording() { // sampled out: no attribute is worth building
 		span.SetAttributes(clientAttrs(req)...)
 	}
@@ -60,22 +60,19 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 		st.start = time.Now()
 	}
 	if req.Header != nil { // a nil Header is an error RoundTrip reports: leave that request alone
-		carrier := propagation.MapCarrier{}
-		otel.GetTextMapPropagator().Inject(ctx, carrier)
-		if len(carrier) > 0 {
+		st.out.reset()
+		otel.GetTextMapPropagator().Inject(ctx, &st.out)
+		if len(st.out.fields) > 0 {
 			sent := req.WithContext(ctx)
-			sent.Header = req.Header.Clone()
-			for k, v := range carrier {
-				sent.Header.Set(k, v)
-			}
+			sent.Header = withFields(req.Header, st.out.fields)
 			st.sent = sent
-			call.SetParam(1, sent)
+			hidden(call).SetParam(1, sent)
 		}
 	}
 	if !span.IsRecording() && st.sent == nil && st.start.IsZero() {
 		return
 	}
-	call.SetData(st)
+	hidden(call).SetData(st)
 	st.gls = gls.Enter(ctx) // clientOnExit, which the data reaches, exits it
 	if panicTest {
 		panic("otel-go-autoinst test build: clientOnEnter panics on purpose")
@@ -103,7 +100,7 @@ func clientOnExit(call *api.CallContext, resp *http.Response, err error) {
 	if panicTest {
 		panic("otel-go-autoinst test build: clientOnExit panics on purpose")
 	}
-	st, _ := call.GetData().(*clientState)
+	st, _ := hidden(call).GetData().(*clientState)
 	if st == nil {
 		return
 	}
@@ -116,6 +113,9 @@ func clientOnExit(call *api.CallContext, resp *http.Response, err error) {
 	gls.Exit(st.gls)
 	span := st.span
 	defer span.End()
+	if !span.IsRecording() { // sampled out: its attributes and status would be dropped
+		return
+	}
 	if err != nil {
 		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
 		span.SetStatus(codes.Error, err.Error())

@@ -69,7 +69,7 @@ func ServerSpan(ctx context.Context) trace.Span {
 //
 // Parameters: 0 the ServeMux, 1 the ResponseWriter, 2 the request.
 func muxOnExit(call *api.CallContext) {
-	r, _ := call.GetParam(2).(*http.Request)
+	r, _ := hidden(call).GetParam(2).(*http.Request)
 	if r == nil || r.Pattern == "" {
 		return
 	}

@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -25,7 +24,11 @@ import (
 )
 
 // serverState goes from serverOnEnter to serverOnExit.
+//
+// It is also the context of the request the handler receives: the span's context, plus the state
+// under routeKey (route.go) for the router hooks, in one object instead of a context.WithValue.
 type serverState struct {
+	context.Context
 	span trace.Span
 	rw   http.ResponseWriter
 	req  *http.Request // the request handed to the handler (ServeMux sets its Pattern)
@@ -54,22 +57,26 @@ func serverOnEnter(call *api.CallContext, sh any, rw http.ResponseWriter, req *h
 	if srv := serverOf(sh); srv != nil && userInstrumented(srv.Handler) {
 		return
 	}
-	ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+	ctx := otel.GetTextMapPropagator().Extract(req.Context(), headerCarrier(req.Header))
 
 	verb, path := methodName(req.Method), req.URL.Path
-	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb+" "+path, trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb+" "+path, serverStart...)
 	if span.IsRecording() { // sampled out: no attribute is worth building
 		span.SetAttributes(serverAttrs(req)...)
 	}
-	if !span.SpanContext().IsValid() && baggage.FromContext(ctx).Len() == 0 && !metricsOn() {
+	metrics := metricsOn()
+	if !span.SpanContext().IsValid() && baggage.FromContext(ctx).Len() == 0 && !metrics {
 		// Tracing is off (OTEL_SDK_DISABLED, or a no-op provider): leave the request as it is.
 		return
 	}
-	st := &serverState{span: span, rw: rw, path: path, verb: verb, start: time.Now()}
-	next := req.WithContext(context.WithValue(ctx, routeKey{}, st))
+	st := &serverState{Context: ctx, span: span, rw: rw, path: path, verb: verb}
+	if metrics {
+		st.start = time.Now()
+	}
+	next := req.WithContext(st)
 	st.req = next
-	call.SetParam(2, next)
-	call.SetData(st)
+	hidden(call).SetParam(2, next)
+	hidden(call).SetData(st)
 	// Calls the handler makes without its request's context (http.Get, db.Query, in goroutines it
 	// starts too) find the span goroutine-local. Not the other way round: a server span's parent is
 	// only ever the one in the request's headers.
@@ -111,7 +118,7 @@ func serverOnExit(call *api.CallContext) {
 	if panicTest {
 		panic("otel-go-autoinst test build: serverOnExit panics on purpose")
 	}
-	st, _ := call.GetData().(*serverState)
+	st, _ := hidden(call).GetData().(*serverState)
 	if st == nil {
 		return
 	}
@@ -125,12 +132,21 @@ func serverOnExit(call *api.CallContext) {
 	if route == "" {
 		route = routeOf(st.req.Pattern)
 	}
+	recording := span.IsRecording()
+	if !recording && st.start.IsZero() {
+		return // sampled out, no metrics: the name, attributes and status would be dropped
+	}
+	status, known := responseStatus(st.rw)
+	if !st.start.IsZero() {
+		defer recordServer(st.start, st.req, route, status, known) // metrics.go
+	}
+	if !recording {
+		return
+	}
 	if route != "" {
 		span.SetAttributes(semconv.HTTPRoute(route))
 		span.SetName(st.verb + " " + route)
 	}
-	status, known := responseStatus(st.rw)
-	defer recordServer(st.start, st.req, route, status, known) // metrics.go
 	if !known {
 		return
 	}
@@ -139,6 +155,14 @@ func serverOnExit(call *api.CallContext) {
 		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 		span.SetStatus(codes.Error, "")
 	}
+}
+
+// Value makes the state the request's context: it answers routeKey itself.
+func (st *serverState) Value(key any) any {
+	if key == (routeKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
 }
 
 // routeOf turns a ServeMux pattern ("[METHOD ][HOST]/PATH") into the http.route ("/PATH").
