@@ -2,23 +2,31 @@
 
 For each rule applied to a function (an Application, number k in its package):
 
-    _otelEnter{k}    with an onExit: builds the CallContext in the caller's frame (inlined there)
-                     so it lives until the deferred exit; without one: one out-of-line call that
-                     owns the context and calls the hook under recover, so the instrumented
-                     function itself may stay inlinable
-    _otelOnEnter{k}  fills the context and calls the onEnter hook under recover (not inlinable)
-    _otelExit{k}     deferred: calls the onExit hook under recover
-    _otelHook*{k}    the hooks, declared without a body and reached by //go:linkname, so any
-                     package (the standard library too) can be instrumented without importing them
-    _otelRecover*{k} deferred by the trampolines that call a hook: a hook that panics is recovered,
-                     the call goes on as if the hook were absent, and the panic is reported once
-                     per hook on stderr by rules/api.hookPanicked (reached by //go:linkname too);
-                     without a panic it costs what a bare recover() did
+    _otelEnter{k}    calls the onEnter hook's wrapper and returns whether to skip the call; no
+                     defer, so it is inlined (and the instrumented function may stay inlinable
+                     when it has no onExit). With an onExit the CallContext is a variable of the
+                     instrumented function (`var _otelC{k}`), alive until the deferred exit.
+    _otelExit{k}     deferred: calls the onExit hook's wrapper
+    _otelHook*{k}    the hook's wrapper, declared without a body and reached by //go:linkname, so
+                     any package (the standard library too) is instrumented without importing it
 
-The hooks are opaque to escape analysis, so the compiler would assume that everything handed to
-them escapes, moving the CallContext and the parameters to the heap on every call. The compiler's
-own verdict on each hook (read from -gcflags=-m of the hooks package) says which parameters really
-do not escape; only those are passed through _otelHide, which hides a value from escape analysis.
+The wrappers are generated into the hooks package itself (zz_otel_hooks_<file>.go, added by the
+overlay like every generated file): `_otelW_<hook>` takes the CallContext, `_otelO_<hook>` owns
+one (a lone onEnter or onExit that reads nothing the instrumented function must provide: no
+parameter, result or name methods). Each calls its hook directly, so the compiler inlines the
+hook there, under `defer _otelR_<hook>()`: a hook that panics is recovered, the call goes on as
+if the hook were absent (no skip), and the panic is reported once per hook on stderr by
+rules/api.hookPanicked. One call with one open-coded defer and one recover() per hook is what
+every instrumented call pays (bench/README.md has the measured cost of each piece). A hooks
+package that cannot be given a file (the module cache, where the go command refuses overlays)
+gets the same wrappers in the instrumented package instead, reaching the hook by //go:linkname.
+
+The wrappers are opaque to escape analysis, so the compiler would assume that everything handed
+to them escapes, moving the CallContext and the parameters to the heap on every call. The
+compiler's own verdict on each hook (read from -gcflags=-m of the hooks package; a wrapper lets
+escape exactly what its hook does) says which parameters really do not escape: when none does,
+the declaration is //go:noescape; otherwise only those are passed through _otelHide, which hides
+a value from escape analysis.
 """
 
 from __future__ import annotations
