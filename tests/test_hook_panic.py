@@ -209,3 +209,40 @@ def test_hooks_that_cannot_be_given_a_file_are_still_recovered(tmp_path: Path) -
             hook="example.com/panicky/hooks.tripleEnter", value="assignment to entry in nil map"
         ),
     ]
+
+
+SKIP_HOOKS = """\
+package hooks
+
+import "github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+
+// Both ask to skip the call, then panic: the call must go on as if they were absent.
+func doubleEnter(call *api.CallContext, i int) {
+	call.SetSkipCall(true)
+	panic("after SetSkipCall")
+}
+
+func tripleEnter(call *api.CallContext, i int) {
+	call.SetSkipCall(true)
+	panic("after SetSkipCall")
+}
+
+func tripleExit(call *api.CallContext, r int) {}
+"""
+
+
+def test_a_hook_that_asks_to_skip_then_panics_skips_nothing(tmp_path: Path) -> None:
+    """With and without an onExit (the context in the instrumented function's frame, or in the
+    hook's wrapper), a SetSkipCall made before the panic is dropped with the rest of the hook."""
+    module = write_module(tmp_path / "panicky")
+    (module / "hooks" / "hooks.go").write_text(SKIP_HOOKS)
+    inst = tmp_path / "inst"
+    built = run(
+        [*CLI, "build", "-C", module, "--rules", module / "rules.yaml", *only_user_rules(),
+         "-o", inst, "."]
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    got = run([inst])
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == f"sum {sum(5 * i for i in range(1000))}\n"
+    assert len(got.stderr.splitlines()) == 2
