@@ -3,7 +3,7 @@
 
     python bench/request_bench.py [--quick] [--requests N] [--concurrency C] [--rounds R]
                                   [--warmup W] [--samplers always_on,always_off] [--json FILE]
-                                  [--profile DIR]
+                                  [--at REV] [--profile DIR]
 
 bench/requestsvc is a Go module: svc (the handler: GET /api/items/{id} makes one outgoing
 http.Client call to a backend on 127.0.0.1, decodes its JSON and answers a small JSON document),
@@ -13,8 +13,8 @@ batch span processor, W3C propagators: the SDK version of rules/go.mod), cmd/ups
 and an OTLP/HTTP sink counting spans, its own process) and cmd/load (the load generator: N requests,
 C keep-alive clients).
 
-Builds: plain = `go build ./cmd/service`; ours = `otel-go-autoinst build ./cmd/service`; manual =
-`go build ./cmd/manual`. For each sampler (OTEL_TRACES_SAMPLER=always_on, always_off) the three
+Builds: plain = `go build ./cmd/service`; ours = `otel-go-autoinst build ./cmd/service` (the tool on
+PATH, or with --at REV the tool and rules of that commit); manual = `go build ./cmd/manual`. For each sampler (OTEL_TRACES_SAMPLER=always_on, always_off) the three
 services run at once, are warmed up, then measured in alternating rounds (the order rotates):
 CPU time of the service process only (utime+stime of /proc/<pid>/stat) and its allocations
 (runtime.MemStats.Mallocs through GET /debug/mallocs), before and after each round's load, per
@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 MODULE = HERE / "requestsvc"
 BUILDS = ("plain", "ours", "manual")
 SAMPLERS = ("always_on", "always_off")
@@ -84,12 +85,40 @@ def run(cmd: list[str], *, cwd: Path, what: str, env: dict[str, str] | None = No
     return proc.stdout + proc.stderr
 
 
-def tool() -> list[str]:
-    exe = shutil.which("otel-go-autoinst")
-    return [exe] if exe else [sys.executable, "-m", "otel_go_autoinst"]
+def tool(at: str | None) -> tuple[list[str], dict[str, str] | None, str]:
+    """(command, environment, description) of the otel-go-autoinst to build "ours" with: the one
+    on PATH (this work tree, with whatever is uncommitted), or `git archive AT` of this repository,
+    extracted once to $TMPDIR/otel-request-tool-<sha> and reused."""
+    if at is None:
+        exe = shutil.which("otel-go-autoinst")
+        cmd = [exe] if exe else [sys.executable, "-m", "otel_go_autoinst"]
+        return cmd, None, "otel-go-autoinst of the work tree"
+    git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{at}^{{commit}}"],
+                         capture_output=True, text=True)  # fmt: skip
+    if git.returncode != 0:
+        raise BenchError(f"--at {at}: not a commit of {REPO}.")
+    sha = git.stdout.strip()
+    snap = Path(tempfile.gettempdir()) / f"otel-request-tool-{sha[:12]}"
+    if not (snap / "src").is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=f"{snap.name}.", dir=snap.parent))
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", sha], capture_output=True)
+        untar = subprocess.run(["tar", "-x", "-C", str(staging)], input=archive.stdout)
+        if archive.returncode != 0 or untar.returncode != 0:
+            raise BenchError(f"--at {at}: git archive of {sha[:12]} failed.")
+        try:
+            staging.rename(snap)
+        except OSError:  # another run of the same commit got there first
+            shutil.rmtree(staging, ignore_errors=True)
+    env = dict(os.environ, PYTHONPATH=str(snap / "src"))
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from otel_go_autoinst.cli import main; sys.exit(main())",
+    ]
+    return cmd, env, f"otel-go-autoinst at commit {sha[:12]} (git archive)"
 
 
-def build_all(out: Path) -> dict[str, Path]:
+def build_all(out: Path, ours: tuple[list[str], dict[str, str] | None, str]) -> dict[str, Path]:
     """The three services and the helpers, built into out."""
     bins = {name: out / name for name in ("plain", "ours", "manual", "upstream", "load")}
     run(
@@ -107,8 +136,8 @@ def build_all(out: Path) -> dict[str, Path]:
         cwd=MODULE,
         what="the plain build",
     )
-    run([*tool(), "build", "-C", str(MODULE), "-o", str(bins["ours"]), "./cmd/service"], cwd=MODULE,
-        what="the otel-go-autoinst build")  # fmt: skip
+    run([*ours[0], "build", "-C", str(MODULE), "-o", str(bins["ours"]), "./cmd/service"], cwd=MODULE,
+        env=ours[1], what="the otel-go-autoinst build")  # fmt: skip
     run(
         ["go", "build", "-o", str(bins["manual"]), "./cmd/manual"],
         cwd=MODULE,
@@ -182,10 +211,10 @@ def get(url: str) -> None:
         raise BenchError(f"GET {url} failed: {e}") from e
 
 
-def load(bins: dict[str, Path], svc: Proc, n: int, c: int) -> float:
-    """Sends n requests with c clients; returns the wall time in seconds."""
-    out = run([str(bins["load"]), "-url", svc.url + "/api/items/{i}", "-n", str(n), "-c", str(c)],
-              cwd=MODULE, what=f"the load on {svc.name}")  # fmt: skip
+def load(bins: dict[str, Path], svc: Proc, n: int, c: int, rate: float = 0) -> float:
+    """Sends n requests with c clients (at `rate` per second, if not 0); returns the wall time."""
+    cmd = [str(bins["load"]), "-url", svc.url + "/api/items/{i}", "-n", str(n), "-c", str(c)]
+    out = run([*cmd, "-rate", str(rate)], cwd=MODULE, what=f"the load on {svc.name}")
     res = json.loads(out.strip().splitlines()[-1])
     if res["errors"]:
         raise BenchError(f"{res['errors']} of {n} requests to {svc.name} failed: {res.get('first_error')} "
@@ -225,10 +254,10 @@ class Result:
         return float(statistics.median(getattr(r, attr) for r in self.rounds))
 
 
-def measure(bins: dict[str, Path], svc: Proc, n: int, c: int) -> Round:
+def measure(bins: dict[str, Path], svc: Proc, n: int, c: int, rate: float) -> Round:
     m0 = get_json(svc.url + "/debug/mallocs")
     t0 = svc.cpu_ticks()
-    secs = load(bins, svc, n, c)
+    secs = load(bins, svc, n, c, rate)
     t1 = svc.cpu_ticks()
     m1 = get_json(svc.url + "/debug/mallocs")
     return Round(cpu_us=(t1 - t0) / CLK_TCK * 1e6 / n, allocs=(m1["mallocs"] - m0["mallocs"]) / n,
@@ -249,7 +278,7 @@ def bench(bins: dict[str, Path], args: argparse.Namespace, logs: Path) -> list[R
                     order = BUILDS[r % 3 :] + BUILDS[: r % 3]
                     for b in order:
                         res[b].rounds.append(
-                            measure(bins, svcs[b], args.requests, args.concurrency)
+                            measure(bins, svcs[b], args.requests, args.concurrency, args.rate)
                         )
                         res[b].requests_sent += args.requests + 2  # the two /debug/mallocs
                     print(f"  {sampler} round {r + 1}/{args.rounds}: "
@@ -366,35 +395,45 @@ def pprof_top(args: list[str], n: int) -> str:
 
 
 def profile(bins: dict[str, Path], args: argparse.Namespace, out: Path, logs: Path) -> None:
+    """Per build and sampler, two runs of the load: one with a CPU profile, one with every
+    allocation sampled (its CPU profile would mostly show the allocation profiler)."""
     out.mkdir(parents=True, exist_ok=True)
     with Upstream(bins, logs) as upstream:
         for sampler in args.samplers:
             for b in BUILDS:
                 d = (out / f"{b}-{sampler}").resolve()
                 d.mkdir(exist_ok=True)
-                svc = start_service(
-                    b, bins, upstream, sampler, logs, {"REQUESTSVC_PROFILE": str(d)}
-                )
-                try:
-                    load(bins, svc, args.warmup, args.concurrency)
-                    get(svc.url + "/debug/profile/start")
-                    load(bins, svc, args.requests, args.concurrency)
-                    get(svc.url + "/debug/profile/stop")
-                finally:
-                    svc.stop()
+                for allocs in ("0", "1"):
+                    extra = {"REQUESTSVC_PROFILE": str(d), "REQUESTSVC_ALLOCS": allocs}
+                    svc = start_service(b, bins, upstream, sampler, logs, extra)
+                    try:
+                        load(bins, svc, args.warmup, args.concurrency)
+                        get(svc.url + "/debug/profile/start")
+                        load(bins, svc, args.requests, args.concurrency, args.rate)
+                        get(svc.url + "/debug/profile/stop")
+                    finally:
+                        svc.stop()
+                    if allocs == "0":
+                        (d / "cpu.pprof").rename(d / "cpu-kept.pprof")
+                (d / "cpu-kept.pprof").replace(d / "cpu.pprof")
                 shutil.copy2(bins[b], d / "binary")
                 cpu = pprof_top([str(d / "binary"), str(d / "cpu.pprof")], 40)
-                allocs = pprof_top(["-sample_index=alloc_objects", "-diff_base", str(d / "heap0.pprof"),
-                                    str(d / "binary"), str(d / "heap1.pprof")], 40)  # fmt: skip
+                heap = [
+                    "-diff_base",
+                    str(d / "heap0.pprof"),
+                    str(d / "binary"),
+                    str(d / "heap1.pprof"),
+                ]
+                allocs_top = pprof_top(["-sample_index=alloc_objects", *heap], 40)
                 (d / "cpu-top.txt").write_text(cpu)
-                (d / "allocs-top.txt").write_text(allocs)
+                (d / "allocs-top.txt").write_text(allocs_top)
                 if b == "ours":
                     print(f"\n### ours, {sampler}: CPU (top 25, flat)\n")
                     print("\n".join(cpu.splitlines()[:31]))
                     print(
-                        f"\n### ours, {sampler}: allocations during the load ({args.requests} requests; top 25)\n"
+                        f"\n### ours, {sampler}: allocations, {args.requests} requests (top 25)\n"
                     )
-                    print("\n".join(allocs.splitlines()[:31]))
+                    print("\n".join(allocs_top.splitlines()[:31]))
     print(
         f"\nProfiles and their tops: {out}/<build>-<sampler>/ (binary, cpu.pprof, heap0/heap1.pprof)"
     )
@@ -414,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", type=int, default=8, help="concurrent keep-alive clients (default 8)"
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="requests per second (default 0: saturate the service)",
+    )
     parser.add_argument("--rounds", type=int, help="alternating rounds (default 5; quick 1)")
     parser.add_argument(
         "--warmup", type=int, help="warm-up requests per service (default 3,000; quick 500)"
@@ -422,6 +467,11 @@ def main(argv: list[str] | None = None) -> int:
         "--samplers", default=",".join(SAMPLERS), help="OTEL_TRACES_SAMPLER values to run"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--at",
+        metavar="REV",
+        help="build ours with the tool and rules of this commit (git archive)",
+    )
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="profile each build instead of the table"
     )
@@ -452,7 +502,8 @@ def main(argv: list[str] | None = None) -> int:
             logs = work / "logs"
             logs.mkdir()
             t0 = time.monotonic()
-            bins = build_all(work)
+            ours = tool(args.at)
+            bins = build_all(work, ours)
             print(f"built the five programs in {time.monotonic() - t0:.1f} s", file=sys.stderr)
             if args.profile:
                 profile(bins, args, args.profile, logs)
@@ -462,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"request_bench: {e}", file=sys.stderr)
         return 1
 
-    print(f"Measured {date} on {header}.")
+    print(f"Measured {date} on {header}; ours built by {ours[2]}.")
     print(f"{args.requests} requests per build per round, {args.concurrency} concurrent keep-alive clients, "
           f"{args.rounds} alternating round(s) after {args.warmup} warm-up requests; medians over rounds "
           "(Δ: median of the per-round differences). CPU: the service process's utime+stime; allocs: "

@@ -1,6 +1,8 @@
 // Command load sends -n requests to -url with -c concurrent keep-alive clients over 127.0.0.1 and
 // prints one JSON line: requests, errors, seconds, the first error. The path's {i} is replaced by
-// the request's number modulo 100 (GET /api/items/{i}).
+// the request's number modulo 100 (GET /api/items/{i}). With -rate R the load is open: request i
+// starts at i/R seconds (or as soon as a client is free after that); without, each client sends
+// its next request as soon as it has the previous response (the server saturated).
 package main
 
 import (
@@ -28,6 +30,7 @@ func main() {
 	url := flag.String("url", "", "URL template; {i} is replaced by the request number modulo 100")
 	n := flag.Int("n", 1000, "requests")
 	c := flag.Int("c", 8, "concurrent clients")
+	rate := flag.Float64("rate", 0, "requests per second (0: as fast as the clients go)")
 	flag.Parse()
 	if *url == "" || *n < 1 || *c < 1 {
 		fmt.Fprintln(os.Stderr, "load: -url, -n ≥ 1 and -c ≥ 1 are required")
@@ -48,6 +51,9 @@ func main() {
 				i := next.Add(1) - 1
 				if i >= int64(*n) {
 					return
+				}
+				if *rate > 0 {
+					time.Sleep(time.Until(start.Add(time.Duration(float64(i) / *rate * float64(time.Second)))))
 				}
 				u := strings.ReplaceAll(*url, "{i}", strconv.FormatInt(i%100, 10))
 				resp, err := client.Get(u)
