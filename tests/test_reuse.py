@@ -11,10 +11,11 @@ import os
 import pickle
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
-from cli_helpers import CLI, run_ok
+from cli_helpers import CLI, MODULES, only_user_rules, run_ok
 
 from otel_go_autoinst import cache, reuse
 from otel_go_autoinst.reuse import go_header
@@ -200,3 +201,30 @@ def test_a_signed_entry_that_names_a_function_is_not_loaded(
     assert not marker.exists()
     cache.store_signed("parsed", "slot", key, pickle.dumps({"plain": [Path("/x")]}))
     assert reuse._recall("parsed", "slot", key) == {"plain": [Path("/x")]}
+
+
+def test_a_cleaned_module_cache_is_seen(setup: tuple[Path, dict[str, str], Path]) -> None:
+    """The plan reads files in the module cache: after `go clean -modcache` they are gone, and
+    the kept list, which names them, is not used."""
+    _, env, log = setup
+    module = log.parent / "depstd"
+    shutil.copytree(MODULES / "depstd", module)
+    downloads = Path(
+        subprocess.run(
+            ["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
+    env = {
+        **env,
+        "GOMODCACHE": str(log.parent / "modcache"),
+        "GOPROXY": f"file://{downloads / 'cache' / 'download'}",
+        "GOFLAGS": "-modcacherw",
+    }
+    rules = ["--rules", str(module / "rules.yaml"), *only_user_rules(), "./use"]
+    first, listed = _plan(module, env, log, *rules)
+    assert listed and "github.com/google/uuid" in first
+    _, listed = _plan(module, env, log, *rules)
+    assert listed == []
+    run_ok(["go", "clean", "-modcache"], module, env)
+    again, listed = _plan(module, env, log, *rules)
+    assert listed and again == first

@@ -255,12 +255,18 @@ class _Lists:
         return [main / d / "go.mod" for d in found if d.startswith(("/", "."))]
 
 
-def _local_inputs(packages: list[Package]) -> list[Path]:
+def _local_inputs(packages: list[Package]) -> list[Path | reuse.Present]:
     """What a package list depends on besides its key: the directories of the packages that are
-    not in the module cache or GOROOT, and their modules' requirements."""
+    not in the module cache or GOROOT and their modules' requirements, and the presence of the
+    module cache directories (the plan reads their files)."""
     local = [p for p in packages if not p.standard and p.module_version is None and p.dir.parts]
     modules = {p.module_dir for p in local if p.module_dir is not None}
-    return [p.dir for p in local] + [m / name for m in modules for name in ("go.mod", "go.sum")]
+    cached = {p.module_dir for p in packages if p.module_version and p.module_dir is not None}
+    return [
+        *(p.dir for p in local),
+        *(m / name for m in modules for name in ("go.mod", "go.sum")),
+        *(reuse.Present(m) for m in cached),
+    ]
 
 
 def with_hooks_tag(flags: list[str]) -> list[str]:

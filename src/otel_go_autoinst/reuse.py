@@ -75,8 +75,18 @@ def directory_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def _mark(path: Path) -> str:
-    """A directory's digest, or a file's content hash ("" when it is absent)."""
+@dataclasses.dataclass(frozen=True, order=True)
+class Present:
+    """A dependency checked for its presence only: a module cache directory, whose content never
+    changes but which `go clean -modcache` removes."""
+
+    path: Path
+
+
+def _mark(path: Path | Present) -> str:
+    """A directory's digest, a file's content hash, or a presence ("" when it is absent)."""
+    if isinstance(path, Present):
+        return "present" if path.path.is_dir() else ""
     if path.is_dir():
         return directory_digest(path)
     try:
@@ -150,7 +160,7 @@ class Inputs:
 def remembered(
     inputs: Inputs,
     compute: Callable[[], _T],
-    depends_on: Callable[[_T], Iterable[Path]],
+    depends_on: Callable[[_T], Iterable[Path | Present]],
     trees: Sequence[Path] = (),
     keep: Callable[[_T], bool] = lambda _: True,
 ) -> _T:
@@ -162,12 +172,12 @@ def remembered(
     if isinstance(found, tuple) and len(found) == 3:
         marks, tree_marks, value = found
         if tree_marks == [tree_digest(t) for t in trees] and all(
-            _mark(Path(d)) == mark for d, mark in marks
+            _mark(d) == mark for d, mark in marks
         ):
             return value  # type: ignore[no-any-return]
     value = compute()
     if keep(value):
-        marks = [(str(d), _mark(d)) for d in sorted(set(depends_on(value)))]
+        marks = [(d, _mark(d)) for d in set(depends_on(value))]
         _keep("lists", inputs.slot, key, (marks, [tree_digest(t) for t in trees], value))
     return value
 
