@@ -268,27 +268,28 @@ def bench(bins: dict[str, Path], args: argparse.Namespace, logs: Path) -> list[R
     results: list[Result] = []
     with Upstream(bins, logs) as upstream:
         for sampler in args.samplers:
-            svcs = {b: start_service(b, bins, upstream, sampler, logs) for b in BUILDS}
-            res = {b: Result(sampler, b) for b in BUILDS}
+            builds: tuple[str, ...] = tuple(args.builds)
+            svcs = {b: start_service(b, bins, upstream, sampler, logs) for b in builds}
+            res = {b: Result(sampler, b) for b in builds}
             try:
-                for b in BUILDS:
+                for b in builds:
                     load(bins, svcs[b], args.warmup, args.concurrency)
                     res[b].requests_sent += args.warmup
                 for r in range(args.rounds):
-                    order = BUILDS[r % 3 :] + BUILDS[: r % 3]
+                    order = builds[r % len(builds) :] + builds[: r % len(builds)]
                     for b in order:
                         res[b].rounds.append(
                             measure(bins, svcs[b], args.requests, args.concurrency, args.rate)
                         )
                         res[b].requests_sent += args.requests + 2  # the two /debug/mallocs
                     print(f"  {sampler} round {r + 1}/{args.rounds}: "
-                          + ", ".join(f"{b} {res[b].rounds[-1].cpu_us:.1f} µs" for b in BUILDS),
+                          + ", ".join(f"{b} {res[b].rounds[-1].cpu_us:.1f} µs" for b in builds),
                           file=sys.stderr, flush=True)  # fmt: skip
             finally:
                 for s in svcs.values():
                     s.stop()  # SIGTERM: ours and manual flush their spans
             counts = get_json(upstream.url + "/spans")
-            for b in ("ours", "manual"):
+            for b in builds[1:]:
                 res[b].spans = int(counts.get(f"{b}-{sampler}", {}).get("spans", 0))
             results.extend(res.values())
     return results
@@ -400,7 +401,7 @@ def profile(bins: dict[str, Path], args: argparse.Namespace, out: Path, logs: Pa
     out.mkdir(parents=True, exist_ok=True)
     with Upstream(bins, logs) as upstream:
         for sampler in args.samplers:
-            for b in BUILDS:
+            for b in args.builds:
                 d = (out / f"{b}-{sampler}").resolve()
                 d.mkdir(exist_ok=True)
                 for allocs in ("0", "1"):
@@ -468,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also build ours with the tool and rules of this commit, as the build ours@REV",
+    )
+    parser.add_argument(
         "--at",
         metavar="REV",
         help="build ours with the tool and rules of this commit (git archive)",
@@ -504,6 +510,14 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             ours = tool(args.at)
             bins = build_all(work, ours)
+            args.builds = list(BUILDS)
+            if args.baseline:
+                base = tool(args.baseline)
+                name = "ours@" + base[2].split("commit ")[1].split()[0][:7]
+                bins[name] = work / name
+                run([*base[0], "build", "-C", str(MODULE), "-o", str(bins[name]), "./cmd/service"],
+                    cwd=MODULE, env=base[1], what=f"the {name} build")  # fmt: skip
+                args.builds.insert(2, name)
             print(f"built the five programs in {time.monotonic() - t0:.1f} s", file=sys.stderr)
             if args.profile:
                 profile(bins, args, args.profile, logs)
@@ -513,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"request_bench: {e}", file=sys.stderr)
         return 1
 
-    print(f"Measured {date} on {header}; ours built by {ours[2]}.")
+    print(f"Measured {date} on {header}; ours built by {ours[2]}"
+          + (f", ours@ by {base[2]}." if args.baseline else "."))  # fmt: skip
     print(f"{args.requests} requests per build per round, {args.concurrency} concurrent keep-alive clients, "
           f"{args.rounds} alternating round(s) after {args.warmup} warm-up requests; medians over rounds "
           "(Δ: median of the per-round differences). CPU: the service process's utime+stime; allocs: "
