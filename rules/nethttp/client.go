@@ -124,13 +124,14 @@ func clientOnExit(call *api.CallContext, resp *http.Response, err error) {
 	if resp == nil {
 		return
 	}
-	span.SetAttributes(
-		semconv.HTTPResponseStatusCode(resp.StatusCode),
-		semconv.NetworkProtocolVersion(protocolVersion(resp.ProtoMajor, resp.ProtoMinor)))
-	if resp.StatusCode >= 400 {
-		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
+	status := semconv.HTTPResponseStatusCode(resp.StatusCode)
+	version := semconv.NetworkProtocolVersion(protocolVersion(resp.ProtoMajor, resp.ProtoMinor))
+	if resp.StatusCode >= 400 { // one SetAttributes call: one slice, one growth of the span's
+		span.SetAttributes(status, version, semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
 		span.SetStatus(codes.Error, "")
+		return
 	}
+	span.SetAttributes(status, version)
 }
 
 func defaultPort(scheme string) int {

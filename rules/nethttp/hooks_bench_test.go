@@ -43,6 +43,7 @@ func benchHooks(b *testing.B, sampler sdktrace.Sampler) {
 		clientOnEnter(cc, tr, req)
 		resp = &http.Response{StatusCode: http.StatusOK, ProtoMajor: 1, ProtoMinor: 1, Request: req}
 		clientOnExit(cc, resp, nil)
+		r.Pattern = "GET /api/items/{id}" // as the ServeMux sets it on the request it was handed
 		serverOnExit(sc)
 	}
 }

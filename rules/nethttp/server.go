@@ -144,16 +144,25 @@ func serverOnExit(call *api.CallContext) {
 		return
 	}
 	if route != "" {
-		span.SetAttributes(semconv.HTTPRoute(route))
 		span.SetName(st.verb + " " + route)
 	}
-	if !known {
-		return
-	}
-	span.SetAttributes(semconv.HTTPResponseStatusCode(status))
-	if status >= 500 {
-		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+	if known && status >= 500 {
 		span.SetStatus(codes.Error, "")
+	}
+	// One SetAttributes call (one slice, one growth of the span's), built in the branch that
+	// needs it: a slice declared before the branches would be allocated whatever they do.
+	switch {
+	case route != "" && known && status >= 500:
+		span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status),
+			semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+	case route != "" && known:
+		span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+	case route != "":
+		span.SetAttributes(semconv.HTTPRoute(route))
+	case known && status >= 500:
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status), semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+	case known:
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 	}
 }
 
