@@ -44,6 +44,8 @@ _TOKENS = re.compile(
     rb"(?<![\w.])(?P<decl>func|type|var|const)(?!\w)",
     re.S,
 )
+# Part of every key: another version of the tool, or another shape of an entry, finds nothing.
+_FORMAT = f"{__version__} reuse 2"
 # The environment the go command reads (GOWORK is replaced by its file's content).
 _GO_ENV = re.compile(r"(GO\w*|CGO_\w+|CC|CXX|PKG_CONFIG)")
 # Patterns whose packages cannot be told from the directories of a previous answer.
@@ -126,7 +128,7 @@ class Inputs:
     def __init__(self, kind: str, cwd: Path, env: Mapping[str, str], args: Sequence[str]):
         self.digest = hashlib.sha256()
         self.slot = hashlib.sha256(f"{kind}\0{cwd}\0{args}".encode()).hexdigest()[:32]
-        self.add(__version__, kind, str(cwd), *args)
+        self.add(_FORMAT, kind, str(cwd), *args)
         gowork = env.get("GOWORK", "")
         for name in sorted(n for n in env if _GO_ENV.fullmatch(n) and n != "GOWORK"):
             self.add(f"{name}={env[name]}")
@@ -171,8 +173,10 @@ def remembered(
     found = _recall("lists", inputs.slot, key)
     if isinstance(found, tuple) and len(found) == 3:
         marks, tree_marks, value = found
-        if tree_marks == [tree_digest(t) for t in trees] and all(
-            _mark(d) == mark for d, mark in marks
+        if (
+            tree_marks == [tree_digest(t) for t in trees]
+            and all(isinstance(d, Path | Present) for d, _ in marks)
+            and all(_mark(d) == mark for d, mark in marks)
         ):
             return value  # type: ignore[no-any-return]
     value = compute()
@@ -257,7 +261,7 @@ def _keep(kind: str, slot: str, key: str, value: object) -> None:
 
 
 def _digest(*parts: str | bytes) -> str:
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(_FORMAT.encode())
     for part in parts:
         digest.update(b"\0" + (part.encode() if isinstance(part, str) else part))
     return digest.hexdigest()
