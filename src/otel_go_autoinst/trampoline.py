@@ -181,9 +181,13 @@ class Generator:
         )
         hooks = [h for h in (app.on_enter, app.on_exit) if h is not None]
         # Hooks whose every parameter stays in them are declared //go:noescape: nothing handed
-        # to them needs hiding (and the trampolines stay small enough to be inlined).
-        hide_ctx = not any(_escapes(self.verdicts, hook, 0) for hook in hooks) and not all(
-            self._noescape(hook) for hook in hooks
+        # to them needs hiding (and the trampolines stay small enough to be inlined), unless the
+        # context points into itself (parameter or result slots): the compiler takes a store
+        # through a pointer for a store to the heap, and would move the context and the
+        # instrumented function's parameters there.
+        self_referential = app.needs(PARAM_METHODS | RESULT_METHODS)
+        hide_ctx = not any(_escapes(self.verdicts, hook, 0) for hook in hooks) and (
+            self_referential or not all(self._noescape(hook) for hook in hooks)
         )
         ctx = _Context(func, app, k, len(params), self.import_path, hide_ctx)
         own = _owns(app)
