@@ -35,9 +35,12 @@ import (
 // entry is what a goroutine's runtime.g points at: the span current in it, shared by pointer with
 // the goroutines it started.
 type entry struct {
-	// live is the span context while its span is current; nil once Exit ran (the span ended), so no
-	// goroutine that copied the entry uses it as a parent, and the entry references nothing.
+	// live points at sc while its span is current; nil once Exit ran (the span ended), so no
+	// goroutine that copied the entry uses it as a parent.
 	live atomic.Pointer[trace.SpanContext]
+	// sc is the span context, in the entry so that Enter allocates one object; never written
+	// after Enter (readers in other goroutines copy it after loading live).
+	sc trace.SpanContext
 }
 
 // Token is what Enter returns for Exit: the entry it made current and the one it replaced.
@@ -111,8 +114,8 @@ func Enter(ctx context.Context) Token {
 	if !sc.IsValid() {
 		return Token{}
 	}
-	e := &entry{}
-	e.live.Store(&sc)
+	e := &entry{sc: sc}
+	e.live.Store(&e.sc)
 	prev := runtimeSlot.get()
 	set(unsafe.Pointer(e))
 	return Token{e: e, prev: prev}
