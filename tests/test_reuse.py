@@ -228,3 +228,15 @@ def test_a_cleaned_module_cache_is_seen(setup: tuple[Path, dict[str, str], Path]
     run_ok(["go", "clean", "-modcache"], module, env)
     again, listed = _plan(module, env, log, *rules)
     assert listed and again == first
+
+
+def test_a_go_env_w_setting_is_seen(setup: tuple[Path, dict[str, str], Path]) -> None:
+    """Settings written with `go env -w` live in a file, not in the environment."""
+    module, env, log = setup
+    env = {**env, "GOENV": str(log.parent / "go.env")}
+    _plan(module, env, log)
+    _, listed = _plan(module, env, log)
+    assert listed == []
+    run_ok(["go", "env", "-w", "CGO_ENABLED=0"], module, env)
+    _, listed = _plan(module, env, log)
+    assert listed

@@ -29,6 +29,9 @@ class GoEnv:
     goarch: str
     gomod: str  # the go.mod of the directory ("" or /dev/null outside a module)
     gowork: str
+    # What `go env` says (settings from `go env -w` included) but _VOLATILE_SETTINGS: what a kept
+    # answer of the go command was computed under (reuse.py).
+    settings: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,12 @@ def run_go(
     return proc
 
 
+# Settings that name where things are kept rather than what a build means (GOMODCACHE does
+# count: package directories are in it), or that change on every call (GOGCCFLAGS names a
+# temporary directory).
+_VOLATILE_SETTINGS = frozenset({"GOGCCFLAGS", "GOENV", "GOCACHE", "GOPATH", "GOTELEMETRYDIR"})
+
+
 def go_env(cwd: Path, env: Mapping[str, str] | None = None) -> GoEnv:
     if shutil.which("go", path=(env or os.environ).get("PATH")) is None:
         raise UserError(
@@ -134,6 +143,9 @@ def go_env(cwd: Path, env: Mapping[str, str] | None = None) -> GoEnv:
         goarch=data["GOARCH"],
         gomod=data.get("GOMOD", ""),
         gowork=data.get("GOWORK", ""),
+        settings=json.dumps(
+            {k: v for k, v in data.items() if k not in _VOLATILE_SETTINGS}, sort_keys=True
+        ),
     )
 
 

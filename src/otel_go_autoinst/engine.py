@@ -220,7 +220,7 @@ class _Lists:
             inputs.add_file(self.project.workspace.with_name("go.work.sum"))
         used = [Path(d) for d in used_dirs(self.ws.gowork)] if ours else []
         inputs.add_modules([m.dir for m in self.project.modules] + used)
-        inputs.add(self.project.env.version, str(self.project.env.goroot))
+        inputs.add(self.project.env.settings)
         return inputs
 
     def packages(
