@@ -102,6 +102,20 @@ def run(cmd: list[str | Path], cwd: Path | None = None) -> subprocess.CompletedP
     )
 
 
+def run_instrumented(module: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Build the module with its rules and run the program, which must print the plain sum."""
+    inst = tmp_path / "inst"
+    built = run(
+        [*CLI, "build", "-C", module, "--rules", module / "rules.yaml", *only_user_rules(),
+         "-o", inst, "."]
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    got = run([inst])
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == f"sum {sum(5 * i for i in range(1000))}\n"
+    return got
+
+
 def test_a_panicking_hook_is_reported_once_and_changes_nothing(tmp_path: Path) -> None:
     module = write_module(tmp_path / "panicky")
     plain, inst = tmp_path / "plain", tmp_path / "inst"
@@ -194,15 +208,7 @@ def test_hooks_that_cannot_be_given_a_file_are_still_recovered(tmp_path: Path) -
     assert "_otelO_doubleEnter" in diffs["normal"]
     assert "zz_otel_hooks" not in diffs["cached"]
     assert "//go:linkname _otelRawEnter0 example.com/panicky/hooks.doubleEnter" in diffs["cached"]
-    inst = tmp_path / "inst"
-    built = run(
-        [*CLI, "build", "-C", cached, "--rules", cached / "rules.yaml", *only_user_rules(),
-         "-o", inst, "."]
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr
-    got = run([inst])
-    assert got.returncode == 0
-    assert got.stdout == f"sum {sum(5 * i for i in range(1000))}\n"
+    got = run_instrumented(cached, tmp_path)
     assert got.stderr.splitlines() == [
         LINE.format(hook="example.com/panicky/hooks.doubleEnter", value="boom 0"),
         LINE.format(
@@ -236,13 +242,5 @@ def test_a_hook_that_asks_to_skip_then_panics_skips_nothing(tmp_path: Path) -> N
     hook's wrapper), a SetSkipCall made before the panic is dropped with the rest of the hook."""
     module = write_module(tmp_path / "panicky")
     (module / "hooks" / "hooks.go").write_text(SKIP_HOOKS)
-    inst = tmp_path / "inst"
-    built = run(
-        [*CLI, "build", "-C", module, "--rules", module / "rules.yaml", *only_user_rules(),
-         "-o", inst, "."]
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr
-    got = run([inst])
-    assert got.returncode == 0, got.stderr
-    assert got.stdout == f"sum {sum(5 * i for i in range(1000))}\n"
+    got = run_instrumented(module, tmp_path)
     assert len(got.stderr.splitlines()) == 2
