@@ -1,21 +1,24 @@
 """What a rerun takes from the previous run instead of asking again.
 
 A warm rebuild after a one-line change should cost what the plain one costs, plus the link. The
-tool's own fixed costs are the go command's package lists (`go list -deps -json`, `go list -m
-all`: hundreds of milliseconds each on a real module) and parsing the files the rules target (the
-standard library's largest files among them). Both are kept between runs:
+tool's own fixed costs were the go command's package lists (`go list -deps -json`, `go list -m
+all`: hundreds of milliseconds each on a real module), parsing the files the rules target (the
+standard library's largest files among them) and validating the rule files. All are kept:
 
-- a package list is reused when everything it was computed from is unchanged: the go command and
-  its environment, the arguments, every go.mod/go.sum/go.work the build uses (part of the key),
-  and, checked on reuse, every local package directory of the list: its file names and the
-  header of each Go file (build constraints, package clause, imports: what `go list` reads), so
-  that editing a function body keeps the list, and adding a file or an import does not. Recursive
-  patterns (`./...`) also check which directories hold Go files.
-- a parsed file, and which names a package's files mention, are reused when the paths, the
-  packages and the bytes are the same.
+- a package list is reused while everything it was computed from is unchanged: in its key, what
+  `go env` says, the GO* environment, the arguments and every go.mod/go.sum/go.work the build
+  uses; checked on reuse, every local package directory of the list (its file names and the
+  header of each Go file: build constraints, package clause, imports, what `go list` reads, so
+  that editing a function body keeps the list and adding a file or an import does not), the
+  tree of a recursive pattern (`./...`), and the presence of the module cache directories it
+  names;
+- a parsed file, the names a package's files mention, and a validated rule file, while the
+  paths and the bytes are the same. Content, not timestamps: a fresh checkout (every CI run) has
+  new timestamps and the same content.
 
 Entries are signed like the escape verdicts (cache.load_signed): a cache directory that someone
-else can write to yields nothing but a recomputation.
+else can write to yields nothing but a recomputation; and they are loaded by an unpickler that
+admits only the tool's own data classes.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def directory_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclasses.dataclass(frozen=True, order=True)
+@dataclasses.dataclass(frozen=True)
 class Present:
     """A dependency checked for its presence only: a module cache directory, whose content never
     changes but which `go clean -modcache` removes."""
