@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from otel_go_autoinst.rules import load_rule_sets
 
@@ -75,3 +77,22 @@ def build_variant(name: str, variant: str, tmp: Path) -> Built:
     run_ok(["go", "build", "-o", str(plain), "."], mod)
     run_ok([*CLI, "build", "-C", str(mod), "--report", str(report), "-o", str(inst), "."], REPO)
     return Built(variant, mod, plain, inst, json.loads(report.read_text()))
+
+
+def run_bench(name: str, *args: str, timeout: float) -> tuple[str, ModuleType]:
+    """Run bench/<name>.py with `args` (it must exit 0) and import it: its output and module."""
+    script = REPO / "bench" / f"{name}.py"
+    out = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert out.returncode == 0, out.stderr
+    sys.path.insert(0, str(script.parent))
+    try:
+        return out.stdout, importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of one Markdown table row."""
+    return [c.strip() for c in line.strip().strip("|").split("|")]

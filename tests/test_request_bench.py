@@ -9,36 +9,27 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import REPO, run_bench, table_cells
 
-REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "bench" / "request_bench.py"
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs the go toolchain")
 
 
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
 def test_request_bench_quick_tables_parse(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--requests", "300", "--warmup", "50",
-         "--json", str(tmp_path / "figures.json")],
-        capture_output=True, text=True, timeout=900,
+    stdout, request_bench = run_bench(
+        "request_bench", "--quick", "--requests", "300", "--warmup", "50",
+        "--json", str(tmp_path / "figures.json"), timeout=900,
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import request_bench
-    finally:
-        sys.path.pop(0)
-    assert out.stdout.startswith("Measured ")
-    assert "CPUs (nproc)" in out.stdout.splitlines()[0]
-    lines = [line for line in out.stdout.splitlines() if line.startswith("|")]
+    assert stdout.startswith("Measured ")
+    assert "CPUs (nproc)" in stdout.splitlines()[0]
+    lines = [line for line in stdout.splitlines() if line.startswith("|")]
     # Two tables: the figures, then the verdicts.
-    assert _cells(lines[0]) == request_bench.COLUMNS
+    assert table_cells(lines[0]) == request_bench.COLUMNS
     assert set(lines[1]) <= set("|-")
-    figures = [dict(zip(request_bench.COLUMNS, _cells(line), strict=True)) for line in lines[2:8]]
+    figures = [
+        dict(zip(request_bench.COLUMNS, table_cells(line), strict=True)) for line in lines[2:8]
+    ]
     assert [(r["sampler"], r["build"]) for r in figures] == [
         (s, b) for s in ("always_on", "always_off") for b in ("plain", "ours", "manual")
     ]
@@ -51,9 +42,10 @@ def test_request_bench_quick_tables_parse(tmp_path: Path) -> None:
             float(row["Δ CPU µs vs plain"])
             float(row["Δ allocs vs plain"])
             float(row["spans/req"])
-    assert _cells(lines[8]) == request_bench.VERDICT_COLUMNS
+    assert table_cells(lines[8]) == request_bench.VERDICT_COLUMNS
     verdicts = [
-        dict(zip(request_bench.VERDICT_COLUMNS, _cells(line), strict=True)) for line in lines[10:]
+        dict(zip(request_bench.VERDICT_COLUMNS, table_cells(line), strict=True))
+        for line in lines[10:]
     ]
     assert len(verdicts) == 5
     for row in verdicts:
