@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import CLI, only_user_rules
 
-from otel_go_autoinst.build import load_verdicts, store_verdicts
+from otel_go_autoinst.verdicts import load_verdicts, store_verdicts
 
 TIMEOUT = 300
 KEY = "a" * 64

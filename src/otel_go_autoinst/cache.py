@@ -364,7 +364,7 @@ def _entries(verdicts: Mapping[tuple[str, str], list[bool]]) -> list[list[object
     return [[p, n, [bool(b) for b in v]] for (p, n), v in sorted(verdicts.items())]
 
 
-def load_verdicts(key: str) -> Verdicts | None:
+def load_verdicts(key: str, kind: str = "verdicts") -> Verdicts | None:
     """The verdicts kept for `key`, or None (absent, damaged, made for another key, or not made by
     this user's runs): then the compiler is asked again."""
     if not _KEY.fullmatch(key):
@@ -373,7 +373,7 @@ def load_verdicts(key: str) -> Verdicts | None:
     if secret is None:
         return None
     try:
-        raw = json.loads((cache_dir("verdicts") / f"{key}.json").read_text(encoding="utf-8"))
+        raw = json.loads((cache_dir(kind) / f"{key}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not (
@@ -403,7 +403,9 @@ def load_verdicts(key: str) -> Verdicts | None:
     return verdicts
 
 
-def store_verdicts(key: str, verdicts: Mapping[tuple[str, str], list[bool]]) -> None:
+def store_verdicts(
+    key: str, verdicts: Mapping[tuple[str, str], list[bool]], kind: str = "verdicts"
+) -> None:
     """Keep the verdicts for the next run; without a writable cache, the next run asks again."""
     if not _KEY.fullmatch(key):
         return
@@ -411,7 +413,7 @@ def store_verdicts(key: str, verdicts: Mapping[tuple[str, str], list[bool]]) -> 
         secret = _secret(create=True)
         if secret is None:
             return
-        directory = _mkdirs(cache_dir("verdicts"))
+        directory = _mkdirs(cache_dir(kind))
         entries = _entries(verdicts)
         record = {"format": _FORMAT, "key": key, "verdicts": entries,
                   "mac": _mac(secret, key, entries)}  # fmt: skip

@@ -17,14 +17,11 @@ from . import __version__, reuse
 from .build import (
     GoRun,
     Workspace,
-    escape_verdicts,
+    compile_flags,
     gcflags_for,
     link_files,
-    load_verdicts,
     run_go_streaming,
-    store_verdicts,
     used_dirs,
-    verdict_key,
     workspace,
     write_overlay,
 )
@@ -49,6 +46,17 @@ from .vendor import (
     required_versions,
     vendor_mode,
     write_vendor,
+)
+from .verdicts import (
+    Probe,
+    Verdicts,
+    escape_verdicts,
+    learn,
+    load_hints,
+    load_verdicts,
+    settle,
+    store_verdicts,
+    verdict_key,
 )
 
 
@@ -396,8 +404,11 @@ def _dependency_changes(
     ]
 
 
-def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
-    """Plan, then rewrite with the compiler's escape verdicts on the hooks."""
+def _stage(
+    opts: Options, ws: Workspace, project: Project, test: bool, *, building: bool = True
+) -> Prepared:
+    """Plan, then rewrite with the compiler's escape verdicts on the hooks (a build to come has
+    its libraries compiled by the probe too)."""
     prepared = _load(opts, ws, project, test)
     plan, conservative = prepared.plan, prepared.rewrite
     ws.use_module_copies(
@@ -405,7 +416,7 @@ def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepar
         + [e.package for e in plan.struct_edits]
         + [a.package for a in plan.file_additions]
     )
-    verdicts: dict[tuple[str, str], list[bool]] = {}
+    verdicts: Verdicts = {}
     if plan.hooks_packages:
         # What the hooks packages are compiled against: their own dependencies' rewrites.
         hooks_deps = {d for h in plan.hooks_packages for d in prepared.hooks[h].deps}
@@ -417,20 +428,55 @@ def _stage(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepar
         if cached is not None:
             verdicts = cached
         else:
-            overlay = write_overlay(ws, conservative, {}, "probe")
-            probe = run_go_streaming(
-                ws,
-                ["build", f"-overlay={overlay}", *with_hooks_tag(opts.list_flags),
-                 *gcflags_for(plan.hooks_packages, [], "-m"), *plan.hooks_packages],
-                plan.hooks_packages,
-                show=False,
-            )  # fmt: skip
-            verdicts = escape_verdicts(plan, probe.notes)
-            if probe.exit_code == 0:
+            go_version = project.env.version
+            verdicts, ok = settle(
+                plan,
+                load_hints(builtin_rules_dir(), go_version),
+                _prober(opts, prepared, building),
+            )
+            if ok:
                 store_verdicts(key, verdicts)
+                learn(go_version, verdicts)
     if verdicts:
         prepared.rewrite = rewrite(plan, verdicts)
     return prepared
+
+
+def _noted(plan: Plan) -> list[str]:
+    """The packages compiled with -m, by the probe and the build alike (so that the build finds
+    the probe's work in Go's cache): the instrumented ones (for the report) and the hooks (for
+    the verdicts)."""
+    return sorted({*plan.instrumented_packages, *plan.hooks_packages})
+
+
+def _prober(opts: Options, prepared: Prepared, building: bool) -> Probe:
+    """Builds the hooks packages against trampolines made from given verdicts, as the build will
+    compile them (same flags for the instrumented packages), and reads the compiler's verdicts."""
+    plan, ws = prepared.plan, prepared.ws
+    # With a build to come, its other libraries too: compiled alongside the hooks by one go
+    # command, they are in Go's cache when the build comes (its commands and test variants are
+    # left to it).
+    libraries = [
+        p.import_path
+        for p in prepared.packages
+        if building
+        and not (p.standard or p.is_command or p.for_test or p.error or not p.go_files)
+        and not p.import_path.endswith(".test")
+    ]
+
+    def probe(guess: Verdicts) -> tuple[bool, Verdicts]:
+        candidate = rewrite(plan, guess) if guess else prepared.rewrite
+        overlay = write_overlay(ws, candidate, {}, "probe")
+        run = run_go_streaming(
+            ws,
+            ["build", f"-overlay={overlay}", *compile_flags(prepared.go_flags),
+             *gcflags_for(_noted(plan), opts.gcflags, "-m"), *plan.hooks_packages, *libraries],
+            _noted(plan),
+            show=False,
+        )  # fmt: skip
+        return run.exit_code == 0, escape_verdicts(plan, run.notes)
+
+    return probe
 
 
 def _report(prepared: Prepared, notes: dict[tuple[str, int], list[str]] | None) -> Report:
@@ -521,11 +567,11 @@ def run_go(opts: Options, verb: str) -> tuple[Report, int]:
         overlay = write_overlay(ws, prepared.rewrite, links, "overlay")
         command = [
             verb, f"-overlay={overlay}",
-            *gcflags_for(prepared.plan.instrumented_packages, opts.gcflags, "-m"),
+            *gcflags_for(_noted(prepared.plan), opts.gcflags, "-m"),
             *prepared.go_flags, *opts.patterns, *(["-args", *opts.binary_args] if opts.binary_args else []),
         ]  # fmt: skip
         started = time.monotonic()
-        run = run_go_streaming(ws, command, prepared.plan.instrumented_packages)
+        run = run_go_streaming(ws, command, _noted(prepared.plan))
         elapsed = time.monotonic() - started
         report = _report(prepared, run.notes)
         shown = ["go", verb, *opts.go_flags, *opts.patterns]
@@ -567,7 +613,7 @@ def run_diff(opts: Options) -> str:
 
     project = detect_project(opts.root)
     with workspace(project, builtin_rules_dir(), opts.keep_work) as ws:
-        prepared = _stage(opts, ws, project, test=False)
+        prepared = _stage(opts, ws, project, test=False, building=False)
         chunks: list[str] = []
         for path, content in sorted(prepared.rewrite.changed.items()):
             name = shown_path(path, prepared)
