@@ -17,6 +17,7 @@ from pathlib import Path
 from cli_helpers import CLI, REPO, only_user_rules, run_ok
 from test_verdict_cache import EXPECTED_OUTPUT, HIDDEN_CONTEXT, KEEP_FILES
 
+from otel_go_autoinst.build import compile_flags
 from otel_go_autoinst.rules import builtin_rules_dir
 from otel_go_autoinst.verdicts import HINTS_FILE
 
@@ -157,3 +158,9 @@ def test_the_shipped_hints_are_those_of_this_go() -> None:
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_probe_takes_the_flags_that_change_what_compiles() -> None:
+    flags = ["-o=/tmp/x", "-race", "-tags", "a,b", "-v", "-run=Test", "-trimpath", "-p=1",
+             "-count=1", "-ldflags=-s", "-mod=vendor", "-x"]  # fmt: skip
+    assert compile_flags(flags) == ["-race", "-tags", "a,b", "-trimpath", "-p=1", "-mod=vendor"]

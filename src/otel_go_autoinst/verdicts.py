@@ -5,7 +5,7 @@ when the compiler says the hook does not keep it. The compiler says so when it c
 packages with -m, against the instrumented packages they import, whose trampolines in turn depend
 on the verdicts. Asking is a real build of the hooks and of everything under them: the SDK and the
 instrumented standard library. Probing with conservative trampolines and then building with the
-final ones compiled all of that twice, a third of a cold build.
+final ones compiled all of that twice: about a fifth of a cold build.
 
 So the probe compiles the trampolines the build will use, made from a guess: the verdicts this
 user's runs last found for the same hooks, else those shipped with the built-in rules
@@ -17,7 +17,11 @@ answer F on a guess G decides:
   answer stays within F: the argument that lets a conservative probe's verdicts be used. With a
   right guess F equals G, and the build finds everything the probe compiled in Go's cache.
 - Otherwise the guess grows by what escaped and the compiler is asked again; after MAX_ROUNDS,
-  or when a probe fails, the conservative probe decides, as it always did.
+  the conservative probe decides, as it always did.
+
+A probe that fails (a compile error in the user's code, say: the build will show it) still
+answers for the hooks it compiled; a hook it did not compile keeps everything. Only the verdicts
+of a probe that succeeded are kept for the next run.
 """
 
 from __future__ import annotations
@@ -55,10 +59,8 @@ def settle(
         if not guess:
             break  # no hook has a hint
         ok, found = probe(guess)
-        if not ok:
-            break
         if _within(found, guess):
-            return found, True
+            return found, ok  # a failed build's verdicts hold too, but are not kept
         guess = {
             key: [g or f for g, f in zip(g_list, _answer(found, key, g_list), strict=True)]
             for key, g_list in guess.items()
