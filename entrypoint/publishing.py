@@ -14,7 +14,6 @@ from entrypoint.context import Context, Inputs, PullRequest, rel_to
 from otel_go_autoinst import render as rnd
 from otel_go_autoinst.publish import annotations as ann
 from otel_go_autoinst.publish import untrusted
-from otel_go_autoinst.publish.github import upsert_sticky_comment
 from otel_go_autoinst.publish.prdiff import PrChanges, fetch_pr_changes
 from otel_go_autoinst.publish.workflow import Log, write_summary
 from otel_go_autoinst.report import Report
@@ -115,6 +114,10 @@ def publish_comment(
     if not ctx.token:
         log.warning(f"No GitHub token (input github_token): no comment; {how}")
         return CommentResult()
+    # Imported here: PyGithub and requests take a fifth of a second that a run without a comment
+    # (every push) should not pay.
+    from otel_go_autoinst.publish.github import upsert_sticky_comment
+
     try:
         outcome = upsert_sticky_comment(
             token=ctx.token,

@@ -8,16 +8,6 @@
     untrusted.py    reports validated against report.schema.json, mentions defused
 
 Rendering lives in otel_go_autoinst.render, which this package never imports (the Action's
-entrypoint/ package joins the two); it only talks to GitHub and the runner.
+entrypoint/ package joins the two); it only talks to GitHub and the runner. Nothing is imported
+here: a run that posts no comment never loads PyGithub and requests (a fifth of a second).
 """
-
-from otel_go_autoinst.publish.github import CommentOutcome, upsert_sticky_comment
-from otel_go_autoinst.publish.prdiff import PrChanges, fetch_pr_changes, parse_diff
-
-__all__ = [
-    "CommentOutcome",
-    "PrChanges",
-    "fetch_pr_changes",
-    "parse_diff",
-    "upsert_sticky_comment",
-]
