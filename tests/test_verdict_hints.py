@@ -17,7 +17,8 @@ from pathlib import Path
 from cli_helpers import CLI, REPO, only_user_rules, run_ok
 from test_verdict_cache import EXPECTED_OUTPUT, HIDDEN_CONTEXT, KEEP_FILES
 
-from otel_go_autoinst.build import compile_flags
+from otel_go_autoinst.build import Workspace, compile_flags, run_go_streaming
+from otel_go_autoinst.detect import detect_project
 from otel_go_autoinst.rules import builtin_rules_dir
 from otel_go_autoinst.verdicts import HINTS_FILE
 
@@ -164,3 +165,31 @@ def test_the_probe_takes_the_flags_that_change_what_compiles() -> None:
     flags = ["-o=/tmp/x", "-race", "-tags", "a,b", "-v", "-run=Test", "-trimpath", "-p=1",
              "-count=1", "-ldflags=-s", "-mod=vendor", "-x"]  # fmt: skip
     assert compile_flags(flags) == ["-race", "-tags", "a,b", "-trimpath", "-p=1", "-mod=vendor"]
+
+
+def test_notes_replayed_from_the_cache_find_their_file(tmp_path: Path) -> None:
+    """Go replays a cached compile's -m output with the paths it printed then, relative to the
+    folder that build ran in: read from another folder they name files that do not exist. The
+    notes must still reach the files they are about (the hooks' verdicts, the report)."""
+    lib = _write(tmp_path / "lib", {
+        "go.mod": "module example.com/lib\n\ngo 1.23.0\n",
+        "p/p.go": "package p\n\n// Keep keeps x.\nfunc Keep(x *int) { kept = x }\n\nvar kept *int\n",
+    })  # fmt: skip
+    app = _write(tmp_path / "far" / "away" / "app", {
+        "go.mod": "module example.com/app\n\ngo 1.23.0\n\nrequire example.com/lib v0.0.0\n\n"
+                  f"replace example.com/lib => {lib}\n",
+        "main.go": 'package main\n\nimport "example.com/lib/p"\n\nfunc main() { p.Keep(new(int)) }\n',
+    })  # fmt: skip
+    env = {**os.environ, "GOCACHE": str(tmp_path / "gocache"), "GOFLAGS": "-mod=mod"}
+    flags = "-gcflags=example.com/lib/p=-m"
+    first = subprocess.run(
+        ["go", "build", flags, "./p"], cwd=lib, env=env, capture_output=True, text=True
+    )
+    assert "p/p.go:4:11: leaking param: x" in first.stderr  # printed relative to lib/
+    project = detect_project(app, env)
+    ws = Workspace(dir=tmp_path / "run", env=env, project=project)
+    source = (lib / "p" / "p.go").resolve()
+    run = run_go_streaming(ws, ["build", flags, "-o", os.devnull, "."], ["example.com/lib/p"],
+                           show=False, known={source})  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert "leaking param: x" in run.notes.get((str(source), 4), [])

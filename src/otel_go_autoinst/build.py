@@ -265,10 +265,19 @@ class GoRun:
 
 
 def run_go_streaming(
-    ws: Workspace, args: Sequence[str], quiet: Collection[str] = (), *, show: bool = True
+    ws: Workspace,
+    args: Sequence[str],
+    quiet: Collection[str] = (),
+    *,
+    show: bool = True,
+    known: Collection[Path] = (),
 ) -> GoRun:
     """Run go and show its output. Compiler output of the `quiet` packages (compiled with -m) is
     kept for the report and shown only when the build fails, less the optimizer's notes.
+
+    Go replays the output of a compile it finds in its cache as printed then: relative to the
+    directory that build ran in, not this one. A note whose file does not exist here goes to the
+    one `known` file (the files whose notes are read) its path ends with.
 
     `go test` prints compiler output on stdout, among the tests' own: there both streams are read
     as one, and shown on stdout."""
@@ -292,7 +301,12 @@ def run_go_streaming(
 
     @functools.cache
     def absolute(file: str) -> str:
-        return str((cwd / file).resolve())
+        path = (cwd / file).resolve()
+        if path.exists() or not known:
+            return str(path)
+        tail = "".join(f"/{part}" for part in Path(file).parts if part not in ("..", "."))
+        matches = {str(k) for k in known if str(k).endswith(tail)}
+        return matches.pop() if len(matches) == 1 else str(path)
 
     proc = subprocess.Popen(
         ["go", *args], cwd=cwd, env=dict(env),

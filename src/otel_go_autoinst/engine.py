@@ -51,6 +51,7 @@ from .verdicts import (
     Probe,
     Verdicts,
     escape_verdicts,
+    hooks_of,
     learn,
     load_hints,
     load_verdicts,
@@ -449,6 +450,12 @@ def _noted(plan: Plan) -> list[str]:
     return sorted({*plan.instrumented_packages, *plan.hooks_packages})
 
 
+def _noted_files(prepared: Prepared) -> set[Path]:
+    """The files whose -m notes are read: the hooks' declarations and the targets' sources."""
+    files = {hook.file.resolve() for hook in hooks_of(prepared.plan)}
+    return files | {prepared.ws.build_path(t.file).resolve() for t in prepared.plan.targets}
+
+
 def _prober(opts: Options, prepared: Prepared, building: bool) -> Probe:
     """Builds the hooks packages against trampolines made from given verdicts, as the build will
     compile them (same flags for the instrumented packages), and reads the compiler's verdicts."""
@@ -473,6 +480,7 @@ def _prober(opts: Options, prepared: Prepared, building: bool) -> Probe:
              *gcflags_for(_noted(plan), opts.gcflags, "-m"), *plan.hooks_packages, *libraries],
             _noted(plan),
             show=False,
+            known=_noted_files(prepared),
         )  # fmt: skip
         return run.exit_code == 0, escape_verdicts(plan, run.notes)
 
@@ -571,7 +579,7 @@ def run_go(opts: Options, verb: str) -> tuple[Report, int]:
             *prepared.go_flags, *opts.patterns, *(["-args", *opts.binary_args] if opts.binary_args else []),
         ]  # fmt: skip
         started = time.monotonic()
-        run = run_go_streaming(ws, command, _noted(prepared.plan))
+        run = run_go_streaming(ws, command, _noted(prepared.plan), known=_noted_files(prepared))
         elapsed = time.monotonic() - started
         report = _report(prepared, run.notes)
         shown = ["go", verb, *opts.go_flags, *opts.patterns]

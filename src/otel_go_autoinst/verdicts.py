@@ -69,7 +69,7 @@ def settle(
     return found, ok
 
 
-def _hooks(plan: Plan) -> Iterable[Hook]:
+def hooks_of(plan: Plan) -> Iterable[Hook]:
     for target in plan.targets:
         for app in target.applications:
             for hook in (app.on_enter, app.on_exit):
@@ -79,7 +79,7 @@ def _hooks(plan: Plan) -> Iterable[Hook]:
 
 def _hinted(plan: Plan, hints: Mapping[tuple[str, str], list[bool]]) -> Verdicts:
     guess: Verdicts = {}
-    for hook in _hooks(plan):
+    for hook in hooks_of(plan):
         hint = hints.get((hook.package, hook.name))
         if hint is not None and len(hint) == len(hook.decl.params):
             guess[(hook.package, hook.name)] = list(hint)
@@ -106,7 +106,7 @@ def escape_verdicts(plan: Plan, notes: Notes) -> Verdicts:
     a hook whose file was not compiled with -m gets none (it stays conservative)."""
     compiled = {file for file, _ in notes}
     verdicts: Verdicts = {}
-    for hook in _hooks(plan):
+    for hook in hooks_of(plan):
         if (hook.package, hook.name) not in verdicts and str(hook.file.resolve()) in compiled:
             verdicts[(hook.package, hook.name)] = param_verdicts(hook.decl, hook.file, notes)
     return verdicts
