@@ -11,10 +11,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import test_action as base
 import yaml
 from test_action import DATA, ROOT, git, make_checkout, run_action
 
+from entrypoint.sandbox import _chown_tree
 from otel_go_autoinst.report import Report
 
 build_user = base.build_user
@@ -88,3 +90,21 @@ def test_release_points_action_yml_at_the_published_digest(tmp_path: Path) -> No
         "image": f"docker://ghcr.io/octo-org/otel-go-autoinst@{digest}",
     }
     assert meta["inputs"] == yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
+
+
+def test_the_cache_hand_over_changes_links_not_what_they_point_to(tmp_path: Path) -> None:
+    """The cache folder goes to the build user and back with coreutils' walk: every entry,
+    symbolic links included, changes owner; a link's target outside the folder does not."""
+    if os.geteuid() != 0:
+        pytest.skip("only root hands the cache folder over")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("root's")
+    tree = tmp_path / "cache"
+    (tree / "go-build" / "ab").mkdir(parents=True)
+    (tree / "go-build" / "ab" / "entry-d").write_text("x")
+    (tree / "link").symlink_to(outside)
+    _chown_tree(tree, 54321, 54321)
+    entries = [tree, *tree.rglob("*")]
+    assert len(entries) == 5
+    assert {(p.lstat().st_uid, p.lstat().st_gid) for p in entries} == {(54321, 54321)}
+    assert (outside.stat().st_uid, outside.stat().st_gid) == (0, 0)
