@@ -193,3 +193,15 @@ def test_notes_replayed_from_the_cache_find_their_file(tmp_path: Path) -> None:
                            show=False, known={source})  # fmt: skip
     assert run.exit_code == 0, run.output
     assert "leaking param: x" in run.notes.get((str(source), 4), [])
+
+
+def test_verdicts_kept_for_other_compile_flags_are_not_reused(tmp_path: Path) -> None:
+    """-gcflags=all=-l (no inlining) can make a hook keep what it did not keep inlined: verdicts
+    found with one set of compile flags are not taken for another."""
+    module = _write(tmp_path / "web", WEB)
+    env, log = _shimmed(tmp_path)
+    # (-gcflags for the main package alone: the same key, without recompiling everything here)
+    for flags in ([], ["-gcflags=example.com/web=-l"], []):
+        run_ok([*CLI, "diff", "-C", module, *flags, "."], cwd=module, env=env)
+    assert len(_probes(log)) == 2  # the last run reused the first one's verdicts
+    assert len(list((tmp_path / "xdg" / "otel-go-autoinst" / "verdicts").glob("*.json"))) == 2

@@ -424,7 +424,9 @@ def _stage(
         dep_dirs = {p.dir for p in prepared.packages if p.import_path in hooks_deps}
         # Local packages (the hooks', the helpers they call, the API): edited without a version.
         local = [p for p in prepared.hooks.values() if not p.standard and p.module_version is None]
-        key = verdict_key(ws, plan, conservative, dep_dirs, local, with_hooks_tag(opts.list_flags))
+        # The flags the probe compiles with: -gcflags=all=-l, say, changes what escapes.
+        flags = [*compile_flags(prepared.go_flags), *(f"-gcflags={v}" for v in opts.gcflags)]
+        key = verdict_key(ws, plan, conservative, dep_dirs, local, flags)
         cached = load_verdicts(key)
         if cached is not None:
             verdicts = cached
