@@ -14,13 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cli_helpers import CLI, REPO, only_user_rules, run_ok
 from test_verdict_cache import EXPECTED_OUTPUT, HIDDEN_CONTEXT, KEEP_FILES
 
 from otel_go_autoinst.build import Workspace, compile_flags, run_go_streaming
 from otel_go_autoinst.detect import detect_project
 from otel_go_autoinst.rules import builtin_rules_dir
-from otel_go_autoinst.verdicts import HINTS_FILE
+from otel_go_autoinst.verdicts import HINTS_FILE, learn, load_hints
 
 SHIM = """import hashlib, json, os, sys
 args = sys.argv[1:]
@@ -205,3 +206,14 @@ def test_verdicts_kept_for_other_compile_flags_are_not_reused(tmp_path: Path) ->
         run_ok([*CLI, "diff", "-C", module, *flags, "."], cwd=module, env=env)
     assert len(_probes(log)) == 2  # the last run reused the first one's verdicts
     assert len(list((tmp_path / "xdg" / "otel-go-autoinst" / "verdicts").glob("*.json"))) == 2
+
+
+def test_a_damaged_hints_file_is_no_guess(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shipped hints file that does not parse, or holds wrong types, gives no guess (the probe
+    then starts conservative), never an error; the learned hints still count."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    learn("go1.0", {("example.com/h", "enter"): [False, True]})
+    for content in ("not json", "[]", '{"hooks": []}', '{"hooks": {"p": {"n": [1, "x"]}}}'):
+        (tmp_path / HINTS_FILE).write_text(content, encoding="utf-8")
+        assert load_hints(tmp_path, "go1.0") == {("example.com/h", "enter"): [False, True]}
+    assert load_hints(tmp_path, "go1.1") == {}  # learned with another Go
