@@ -123,9 +123,15 @@ def _go_env(env: Mapping[str, str], name: str) -> str:
 
 
 def _remove(path: Path) -> None:
+    """Remove the tree, making read-only folders in it (module caches) writable as needed. Only
+    folders inside it: an error on the tree itself (it is gone, or not empty) must not change the
+    folder it is in, which is the system's temporary folder (as root, a chmod 0700 of /tmp)."""
+    top = os.path.abspath(path)
+
     def onerror(func: Any, name: str, _exc: Any) -> None:
         try:
-            os.chmod(os.path.dirname(name), 0o700)
+            if os.path.abspath(name) != top:
+                os.chmod(os.path.dirname(name), 0o700)
             os.chmod(name, 0o700)
             func(name)
         except OSError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import test_action as base
 import yaml
 from test_action import DATA, ROOT, git, make_checkout, run_action
 
-from entrypoint.sandbox import _chown_tree
+from entrypoint.sandbox import _chown_tree, _remove
 from otel_go_autoinst.report import Report
 
 build_user = base.build_user
@@ -108,3 +109,20 @@ def test_the_cache_hand_over_changes_links_not_what_they_point_to(tmp_path: Path
     assert len(entries) == 5
     assert {(p.lstat().st_uid, p.lstat().st_gid) for p in entries} == {(54321, 54321)}
     assert (outside.stat().st_uid, outside.stat().st_gid) == (0, 0)
+
+
+def test_removing_the_sandbox_leaves_the_folder_it_is_in_alone(tmp_path: Path) -> None:
+    """An error on the sandbox folder itself (here: it is already gone) once made the clean-up
+    chmod its parent, the system's /tmp, to 0700 (as root: other users lost /tmp)."""
+    parent = tmp_path / "tmp"
+    parent.mkdir()
+    parent.chmod(0o1777)
+    _remove(parent / "otel-go-autoinst-sandbox-gone")
+    assert stat.S_IMODE(parent.stat().st_mode) == 0o1777
+    sandbox = parent / "otel-go-autoinst-sandbox-x"
+    (sandbox / "mod" / "m@v1").mkdir(parents=True)
+    (sandbox / "mod" / "m@v1" / "f.go").write_text("package m\n")
+    (sandbox / "mod" / "m@v1").chmod(0o555)  # a read-only module folder, as Go leaves it
+    _remove(sandbox)
+    assert not sandbox.exists()
+    assert stat.S_IMODE(parent.stat().st_mode) == 0o1777
