@@ -142,13 +142,7 @@ def build_and_test(plan: Plan, box: Sandbox, log: Log) -> dict[str, EngineStep]:
 
     if plan.build:
         with log.group("Instrumented go build"):
-            flags = list(plan.build_flags)
-            if not any(f in ("-o", "--o") or f.startswith(("-o=", "--o=")) for f in flags):
-                # `go build` of one main package writes the executable into the module's
-                # folder; the checkout must stay untouched (and -o /dev/null works for any
-                # set of packages, main or not)
-                flags = ["-o", os.devnull, *flags]
-            steps["build"] = engine("build", flags)
+            steps["build"] = engine("build", checking_build_flags(plan.build_flags))
     build_ok = "build" not in steps or steps["build"].exit_code == 0
     if plan.test and build_ok:
         with log.group("Instrumented go test"):
@@ -156,6 +150,25 @@ def build_and_test(plan: Plan, box: Sandbox, log: Log) -> dict[str, EngineStep]:
     elif plan.test:
         log.line("Tests skipped: the instrumented build failed.")
     return steps
+
+
+def checking_build_flags(flags: Sequence[str]) -> list[str]:
+    """The build step's flags: it checks that the instrumented program builds and keeps nothing.
+
+    Without the user's own -o, `go build` of one main package would write the executable into
+    the checkout, which must stay untouched: -o /dev/null (fine for any set of packages). A
+    binary nobody keeps needs no debug information, which is a third of the link of a program
+    carrying the SDK: linked with -s -w, as the go command itself links `go run` and `go test`
+    binaries. Not when the user passes -ldflags (anywhere: theirs would replace ours)."""
+    given = [*flags, *os.environ.get("GOFLAGS", "").split()]
+    if any(_is_flag(f, "o") for f in flags):
+        return list(flags)
+    strip = [] if any(_is_flag(f, "ldflags") for f in given) else ["-ldflags=-s -w"]
+    return ["-o", os.devnull, *strip, *flags]
+
+
+def _is_flag(arg: str, name: str) -> bool:
+    return arg in (f"-{name}", f"--{name}") or arg.startswith((f"-{name}=", f"--{name}="))
 
 
 def step_report(ctx: Context, plan: Plan, steps: dict[str, EngineStep], go_version: str) -> Report:

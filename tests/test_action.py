@@ -878,3 +878,53 @@ def test_huge_report_fits_the_comment_and_the_summary(tmp_path: Path, gh: GitHub
     assert len(run.summary.encode()) <= 1_048_576
     assert "Handler3999" in run.summary  # the summary has room for all of them
     assert run.outputs["instrumented_count"] == "4000"
+
+
+def go_recorder(tmp_path: Path) -> tuple[str, Path]:
+    """A PATH whose `go` writes each command line to a log (the build user can write it), then
+    runs the real go."""
+    shim = tmp_path / "go-recorder"
+    shim.mkdir()
+    log = shim / "log"
+    log.touch()
+    log.chmod(0o666)
+    real = shutil.which("go")
+    (shim / "go").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (shim / "go").chmod(0o755)
+    return f"{shim}:{os.environ['PATH']}", log
+
+
+@pytest.mark.parametrize(
+    ("flags", "goflags", "stripped"),
+    [
+        ("", "", True),
+        ("-ldflags=-X=main.version=v9", "", False),
+        ("", "-ldflags=-X=main.version=v9", False),
+    ],
+)
+def test_checking_build_links_without_debug_information(
+    tmp_path: Path, flags: str, goflags: str, stripped: bool
+) -> None:
+    """The build step's binary goes to /dev/null: linked with -s -w, as go run and go test link
+    theirs; never over the user's own -ldflags, in the inputs or in GOFLAGS."""
+    ws = tmp_path / "ws"
+    write_module(ws, "example.com/ver")
+    (ws / "main.go").write_text(
+        'package main\n\nimport "fmt"\n\nvar version = "dev"\n\n'
+        "func main() { fmt.Println(version) }\n"
+    )
+    path, log = go_recorder(tmp_path)
+    run = run_action(
+        tmp_path,
+        ws,
+        inputs={"test": "false", "comment": "false", "go_build_flags": flags},
+        event_name="push",
+        path=path,
+        extra_env={"GOFLAGS": goflags} if goflags else None,
+    )
+    assert run.code == 0, run.log
+    (build,) = [line for line in log.read_text().splitlines() if line.startswith("build ")]
+    assert f"-o={os.devnull}" in build or f"-o {os.devnull}" in build, build
+    assert ("-ldflags=-s -w" in build) == stripped, build
+    assert ("-X=main.version=v9" in build) == bool(flags), build
+    assert not list(ws.glob("ver*")), "the checkout got an executable"
