@@ -14,6 +14,9 @@ Two things live under $XDG_CACHE_HOME/otel-go-autoinst (~/.cache/otel-go-autoins
   match is not used, and the compiler is asked again.
 - lists/<slot>, parsed/<slot>: what a rerun reuses (reuse.py), signed the same way
   (load_signed/store_signed): one entry per slot, replaced when its key changes.
+
+Nothing grows for ever: as Go trims its build cache, an entry (a module copy included) not used
+for five days is removed, checked at most once a day (trim).
 """
 
 from __future__ import annotations
@@ -202,6 +205,7 @@ def verified_copy(source: Path, copy: Path, module: str, version: str, expected:
     prefix = f"{module}@{version}"
     if copy.exists() or copy.is_symlink():
         if not copy.is_symlink() and copy.is_dir() and dirhash_h1(copy, prefix) in expected:
+            _used(copy)
             return copy
         _discard(copy)
     for _ in range(3):  # another run may put its own copy in place first: check that one too
@@ -221,12 +225,14 @@ def verified_copy(source: Path, copy: Path, module: str, version: str, expected:
                 )
             try:
                 (staging / "m").rename(copy)
+                os.utime(copy)  # copytree gave it the module cache's (old) times
                 return copy
             except OSError:  # another run made it first
                 pass
         finally:
             _remove_tree(staging)
         if copy.is_dir() and not copy.is_symlink() and dirhash_h1(copy, prefix) in expected:
+            _used(copy)
             return copy
         _discard(copy)
     raise OSError(f"could not put a verified copy of {prefix} at {copy}")
@@ -372,8 +378,9 @@ def load_verdicts(key: str, kind: str = "verdicts") -> Verdicts | None:
     secret = _secret(create=False)
     if secret is None:
         return None
+    path = cache_dir(kind) / f"{key}.json"
     try:
-        raw = json.loads((cache_dir(kind) / f"{key}.json").read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not (
@@ -400,6 +407,7 @@ def load_verdicts(key: str, kind: str = "verdicts") -> Verdicts | None:
         verdicts[(entry[0], entry[1])] = list(entry[2])
     if not hmac.compare_digest(raw["mac"], _mac(secret, key, _entries(verdicts))):
         return None
+    _used(path)
     return verdicts
 
 
@@ -450,8 +458,9 @@ def load_signed(kind: str, slot: str, key: str) -> bytes | None:
     secret = _secret(create=False)
     if secret is None:
         return None
+    path = cache_dir(kind) / slot
     try:
-        data = (cache_dir(kind) / slot).read_bytes()
+        data = path.read_bytes()
     except OSError:
         return None
     head = len(_SIGNED_MAGIC)
@@ -464,6 +473,7 @@ def load_signed(kind: str, slot: str, key: str) -> bytes | None:
         return None
     if not hmac.compare_digest(mac, _signed_mac(secret, kind, key, payload)):
         return None
+    _used(path)
     return payload
 
 
@@ -483,3 +493,59 @@ def store_signed(kind: str, slot: str, key: str, payload: bytes) -> None:
         _write_atomically(directory, slot, record)
     except OSError:
         pass
+
+
+# -- trimming ------------------------------------------------------------------------------------
+
+# Go's own rule for its build cache: entries unused for five days go, the times of use are
+# refreshed at most once an hour (a write per read would cost more than it saves), and the
+# folder is trimmed at most once a day.
+TRIM_AFTER = 5 * 24 * 3600
+_TRIM_EVERY = 24 * 3600
+_TOUCH_EVERY = 3600
+_TRIMMED = ("lists", "parsed", "words", "rules", "verdicts", "hints", "modules")
+_TRIM_MARK = "trim.txt"
+
+
+def _used(path: Path) -> None:
+    """Mark an entry as used now."""
+    try:
+        if time.time() - path.stat().st_mtime > _TOUCH_EVERY:
+            os.utime(path)
+    except OSError:
+        pass
+
+
+def trim(now: float | None = None) -> None:
+    """Remove the entries not used for TRIM_AFTER seconds, once a day at most (the first run to
+    see the day's mark out of date does it); the per-user secret stays. Never fails a run."""
+    now = time.time() if now is None else now
+    mark = cache_dir(_TRIM_MARK)
+    if not mark.parent.is_dir():
+        return  # no cache yet
+    try:
+        if now - mark.stat().st_mtime < _TRIM_EVERY:
+            return
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return
+    try:
+        mark.write_text(f"{int(now)}\n", encoding="utf-8")
+        os.utime(mark, (now, now))
+    except OSError:
+        return  # a cache this user cannot write is not this user's to trim
+    for kind in _TRIMMED:
+        try:
+            entries = list(os.scandir(cache_dir(kind)))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                old = now - entry.stat(follow_symlinks=False).st_mtime > TRIM_AFTER
+                if old and entry.is_dir(follow_symlinks=False):
+                    _discard(Path(entry.path))
+                elif old:
+                    os.unlink(entry.path)
+            except OSError:
+                continue

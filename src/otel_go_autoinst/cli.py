@@ -250,6 +250,14 @@ def _summary(report: Report) -> str:
 
 
 def run(args: Args) -> int:
+    from . import cache
+
+    status = _run(args)
+    cache.trim()  # after the work (never delaying the build), at most once a day
+    return status
+
+
+def _run(args: Args) -> int:
     from . import engine
 
     opts = engine.Options(
