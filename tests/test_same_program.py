@@ -5,6 +5,8 @@ build does, with the real toolchain.
 - godebug: a `go 1.21` module with a `godebug` line, whose tests pass only with its GODEBUG defaults.
 - vendored: a module built offline from a vendor/ whose copy of a dependency is patched.
 - examples/service: the hooks' requirements raise a dependency; the change is reported.
+- goenv: tests that run the go command, which must see the user's GOWORK and GOFLAGS, not the
+  tool's private workspace and build tag.
 """
 
 from __future__ import annotations
@@ -172,3 +174,32 @@ def test_goflags_that_would_replace_ours_are_refused(tmp_path: Path, flag: str) 
     assert proc.returncode == 2
     assert flag.split("=")[0] in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- what the tests' own go commands see --------------------------------------------------------
+
+
+def _goenv_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return sorted(line for line in proc.stdout.splitlines() if line.startswith("GOENV "))
+
+
+@pytest.mark.parametrize("user", ["GOFLAGS", "go.work"])
+def test_go_commands_run_by_tests_see_the_users_environment(tmp_path: Path, user: str) -> None:
+    """go.uber.org/zap's tests run `go mod download -json` and symlink what it lists under a
+    vendor folder: given the private workspace, they listed the hooks' modules and, as root,
+    wrote links into the module cache. A test binary gets the user's GOWORK and GOFLAGS back,
+    set or unset as they were, whether it links hooks (webpkg) or not (plainpkg)."""
+    module = copy("goenv", tmp_path)
+    if user == "GOFLAGS":
+        env = quiet_env(GOFLAGS="-mod=mod")
+        env.pop("GOWORK", None)
+    else:
+        (tmp_path / "go.work").write_text("go 1.23\n\nuse ./goenv\n")
+        env = quiet_env(GOWORK=str(tmp_path / "go.work"))
+        env.pop("GOFLAGS", None)
+    args = ["test", "-count=1", "-v", "./..."]
+    plain = _goenv_lines(run(["go", *args], module, env))
+    ours = _goenv_lines(cli(*args, cwd=module, env=env))
+    assert len(plain) == 2
+    assert ours == plain

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import cache
 from .detect import Package, Project, go_version_tuple
-from .plan import Plan
+from .plan import RULES_MODULE, Plan
 from .report import Diagnostic
 from .rewrite import Rewrite
 
@@ -185,10 +185,26 @@ def write_overlay(ws: Workspace, rewrite: Rewrite, extra: Mapping[Path, bytes], 
     return overlay
 
 
+# Linked into every test binary: gives it, and what it starts, the user's GOWORK and GOFLAGS.
+USER_ENV_PACKAGE = f"{RULES_MODULE}/userenv"
+USER_ENV = "OTEL_GO_AUTOINST_USER_ENV"  # userenv.Saved
+_USER_ENV_NAMES = ("GOWORK", "GOFLAGS")
+
+
+def saved_user_env(environ: Mapping[str, str]) -> str:
+    """The value of USER_ENV that puts back the user's GOWORK and GOFLAGS in a test binary:
+    "NAME" when unset, NAME=<Go-quoted value> when set (JSON's escapes are Go's)."""
+    return "\n".join(
+        name if name not in environ else f"{name}={json.dumps(environ[name], ensure_ascii=False)}"
+        for name in _USER_ENV_NAMES
+    )
+
+
 def link_files(
     plan: Plan, packages: Sequence[Package], hooks: Mapping[str, Package], test: bool
 ) -> dict[Path, bytes]:
-    """Blank imports that link the hooks into every program and test binary that needs them.
+    """Blank imports that link the hooks into every program and test binary that needs them,
+    and USER_ENV_PACKAGE into every test binary.
 
     A binary needs the hooks of every instrumented package it links, whatever brought that package
     in: its own imports, or the hooks themselves (the SDK that the hooks import links net/http, say,
@@ -217,6 +233,8 @@ def link_files(
         needed = _hooks_linked(
             [dep.split(" ")[0] for dep in [*pkg.deps, pkg.import_path]], hooks_of, hooks
         )
+        if name == "zz_otel_link_test.go":
+            needed.add(USER_ENV_PACKAGE)
         if needed:
             imports = "".join(f'\t_ "{h}"\n' for h in sorted(needed))
             files[directory / name] = (

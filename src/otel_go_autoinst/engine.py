@@ -15,12 +15,14 @@ from pathlib import Path
 
 from . import __version__, reuse
 from .build import (
+    USER_ENV,
     GoRun,
     Workspace,
     compile_flags,
     gcflags_for,
     link_files,
     run_go_streaming,
+    saved_user_env,
     used_dirs,
     workspace,
     write_overlay,
@@ -575,6 +577,8 @@ def run_go(opts: Options, verb: str) -> tuple[Report, int]:
         prepared = _stage(opts, ws, project, test)
         links = link_files(prepared.plan, prepared.packages, prepared.hooks, test)
         overlay = write_overlay(ws, prepared.rewrite, links, "overlay")
+        if test:  # for the test binaries (USER_ENV_PACKAGE): the user's, not the workspace's
+            ws.env[USER_ENV] = saved_user_env(os.environ)
         command = [
             verb, f"-overlay={overlay}",
             *gcflags_for(_noted(prepared.plan), opts.gcflags, "-m"),

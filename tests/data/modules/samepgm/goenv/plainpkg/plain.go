@@ -1,0 +1,4 @@
+// Package plainpkg links nothing the tool instruments.
+package plainpkg
+
+func Twice(n int) int { return 2 * n }
