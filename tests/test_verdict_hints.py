@@ -126,6 +126,45 @@ def test_a_cold_build_probes_with_the_trampolines_it_builds(tmp_path: Path) -> N
     assert len(_probes(log)) == 1
 
 
+PROFILER = """package main
+
+import (
+	"os"
+	"runtime/pprof"
+	"time"
+)
+
+func main() {
+	f, err := os.Create(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	pprof.StartCPUProfile(f)
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+	}
+	pprof.StopCPUProfile()
+	f.Close()
+}
+"""
+
+
+@pytest.mark.parametrize("goflags", ["", "-pgo=off"])
+def test_a_build_with_a_profile_probes_with_it(tmp_path: Path, goflags: str) -> None:
+    """-pgo=auto gives a command's default.pgo to everything the command links; the probe builds
+    no command, so it names the profile itself (else the build compiles the standard library and
+    the SDK all over again, with the profile). A build told -pgo=off gets no profile."""
+    module = _write(tmp_path / "web", WEB)
+    profiler = _write(tmp_path / "profiler", {"go.mod": "module example.com/p\n\ngo 1.23\n",
+                                              "main.go": PROFILER})  # fmt: skip
+    run_ok(["go", "run", ".", module / "default.pgo"], cwd=profiler)
+    env, log = _shimmed(tmp_path)
+    env["GOFLAGS"] = goflags
+    run_ok([*CLI, "build", "-C", module, "-o", tmp_path / "web.bin", "."], cwd=module, env=env)
+    [probe] = _probes(log)
+    pgo = [a for a in probe["args"] if a.startswith("-pgo")]
+    assert pgo == ([] if goflags else [f"-pgo={module / 'default.pgo'}"])
+
+
 def test_a_wrong_hint_is_caught_by_the_compiler(tmp_path: Path) -> None:
     """A hook that did not keep its context, then does: the last run's verdict, now a wrong
     guess, makes the compiler say so, and the build hides nothing."""

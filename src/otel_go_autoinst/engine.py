@@ -427,7 +427,8 @@ def _stage(
         # Local packages (the hooks', the helpers they call, the API): edited without a version.
         local = [p for p in prepared.hooks.values() if not p.standard and p.module_version is None]
         # The flags the probe compiles with: -gcflags=all=-l, say, changes what escapes.
-        flags = [*compile_flags(prepared.go_flags), *(f"-gcflags={v}" for v in opts.gcflags)]
+        build_flags = _probe_build_flags(prepared, test)
+        flags = [*build_flags, *(f"-gcflags={v}" for v in opts.gcflags)]
         key = verdict_key(ws, plan, conservative, dep_dirs, local, flags)
         cached = load_verdicts(key)
         if cached is not None:
@@ -437,7 +438,7 @@ def _stage(
             verdicts, ok = settle(
                 plan,
                 load_hints(builtin_rules_dir(), go_version),
-                _prober(opts, prepared, building),
+                _prober(opts, prepared, building, build_flags),
             )
             if ok:
                 store_verdicts(key, verdicts)
@@ -460,7 +461,42 @@ def _noted_files(prepared: Prepared) -> set[Path]:
     return files | {prepared.ws.build_path(t.file).resolve() for t in prepared.plan.targets}
 
 
-def _prober(opts: Options, prepared: Prepared, building: bool) -> Probe:
+def _probe_build_flags(prepared: Prepared, test: bool) -> list[str]:
+    """The build's flags that change what compiles, for the probe. With -pgo=auto (the default)
+    each command's default.pgo is given to everything the command links; the probe builds no
+    command, so it names that profile itself when the build's commands share one, and the build
+    then finds what the probe compiled in Go's cache instead of compiling it all again with the
+    profile (go test's profiles are left to it)."""
+    flags = compile_flags(prepared.go_flags)
+    environment = compile_flags(prepared.ws.env.get("GOFLAGS", "").split())
+    pgo, _ = _split_pgo([*environment, *flags])
+    if test or (pgo and pgo[-1] != "auto"):
+        return flags
+    profiles = {
+        p.dir / "default.pgo"
+        for p in prepared.packages
+        if p.is_command and not p.for_test and (p.dir / "default.pgo").is_file()
+    }
+    if len(profiles) != 1:
+        return flags
+    return [*_split_pgo(flags)[1], f"-pgo={profiles.pop()}"]
+
+
+def _split_pgo(flags: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The values of -pgo ("-pgo=v" or "-pgo v") among `flags`, and the other flags."""
+    values: list[str] = []
+    others: list[str] = []
+    args = iter(flags)
+    for flag in args:
+        name, eq, value = flag.lstrip("-").partition("=")
+        if name == "pgo" and flag.startswith("-"):
+            values.append(value if eq else next(args, ""))
+        else:
+            others.append(flag)
+    return values, others
+
+
+def _prober(opts: Options, prepared: Prepared, building: bool, flags: Sequence[str]) -> Probe:
     """Builds the hooks packages against trampolines made from given verdicts, as the build will
     compile them (same flags for the instrumented packages), and reads the compiler's verdicts."""
     plan, ws = prepared.plan, prepared.ws
@@ -480,7 +516,7 @@ def _prober(opts: Options, prepared: Prepared, building: bool) -> Probe:
         overlay = write_overlay(ws, candidate, {}, "probe")
         run = run_go_streaming(
             ws,
-            ["build", f"-overlay={overlay}", *compile_flags(prepared.go_flags),
+            ["build", f"-overlay={overlay}", *flags,
              *gcflags_for(_noted(plan), opts.gcflags, "-m"), *plan.hooks_packages, *libraries],
             _noted(plan),
             show=False,
