@@ -203,3 +203,35 @@ def test_go_commands_run_by_tests_see_the_users_environment(tmp_path: Path, user
     ours = _goenv_lines(cli(*args, cwd=module, env=env))
     assert len(plain) == 2
     assert ours == plain
+
+
+# -- a library the built-in hooks do not know never breaks the build ------------------------------
+
+
+def test_a_local_copy_of_a_library_is_built_with_the_hooks_that_fit(tmp_path: Path) -> None:
+    """A library replaced by a directory (a fork, a local checkout) has no version to choose the
+    built-in rules by: both of amqp091's rules on consumers.add apply, and the older one's hook
+    does not fit the 1.16.0 signature. That rule is skipped with a warning (it stopped the build
+    with an error before); the one that fits instruments the function, and the build passes."""
+    download = run(["go", "mod", "download", "-json", "github.com/rabbitmq/amqp091-go@v1.16.0"],
+                   tmp_path)  # fmt: skip
+    assert download.returncode == 0, download.stderr
+    module = tmp_path / "app"
+    shutil.copytree(json.loads(download.stdout)["Dir"], module / "amqp")
+    subprocess.run(["chmod", "-R", "u+w", str(module / "amqp")], check=True)
+    (module / "go.mod").write_text(
+        "module example.com/app\n\ngo 1.23\n\n"
+        "require github.com/rabbitmq/amqp091-go v1.16.0\n\n"
+        "replace github.com/rabbitmq/amqp091-go => ./amqp\n"
+    )
+    (module / "main.go").write_text(
+        'package main\n\nimport amqp "github.com/rabbitmq/amqp091-go"\n\n'
+        'func main() { _, _ = amqp.Dial("amqp://127.0.0.1:1/") }\n'
+    )
+    report = tmp_path / "report.json"
+    proc = cli("build", "--report", report, "-o", tmp_path / "app.bin", ".", cwd=module,
+               env=quiet_env())  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "addOnEnter" in proc.stderr and "The built-in rule is skipped." in proc.stderr
+    added = [f for f in json.loads(report.read_text())["instrumented"] if f["function"] == "add"]
+    assert [(f["receiver"], f["rules"]) for f in added] == [("*consumers", ["amqp091"])]

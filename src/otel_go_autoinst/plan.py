@@ -439,10 +439,19 @@ class Planner:
                 if hook is not None:
                     self._check_hook(hook, (), kind, "any function")
         else:
-            if on_enter is not None:
-                self._check_hook(on_enter, (*receiver, *func.params), "onEnter", target_name)
-            if on_exit is not None:
-                self._check_hook(on_exit, func.results, "onExit", target_name)
+            try:
+                if on_enter is not None:
+                    self._check_hook(on_enter, (*receiver, *func.params), "onEnter", target_name)
+                if on_exit is not None:
+                    self._check_hook(on_exit, func.results, "onExit", target_name)
+            except UserError as mismatch:
+                if not rule_set.builtin:
+                    raise  # the user's own rule: theirs to fix
+                # A release of the library the built-in hooks do not know yet (or a local copy of
+                # it, which has no version to choose between rules by): trace less, never break
+                # the build.
+                self.plan.warnings.append(f"{mismatch} The built-in rule is skipped.")
+                return
         app = Application(rule, rule_set.name, on_enter, on_exit)
         target = self._targets.get((path, func.line))
         if target is not None:
