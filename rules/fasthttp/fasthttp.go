@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/netaddr"
 
 	"github.com/valyala/fasthttp"
@@ -139,8 +140,8 @@ func wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 }
 
 func startServer(ctx *fasthttp.RequestCtx) *serverState {
-	if ctx == nil {
-		return nil
+	if ctx == nil || otelsetup.Idle() {
+		return nil // fasthttp serves a request without allocating: so does an idle hook
 	}
 	parent := otel.GetTextMapPropagator().Extract(context.Background(), requestHeaderCarrier{&ctx.Request.Header})
 	method := string(ctx.Method())
@@ -258,7 +259,7 @@ func clientOnEnter(call *api.CallContext, _ *fasthttp.HostClient, req *fasthttp.
 	if switchedOff {
 		return
 	}
-	if req == nil {
+	if req == nil || otelsetup.Idle() {
 		return
 	}
 	method := string(req.Header.Method())
@@ -294,7 +295,7 @@ func clientOnEnter(call *api.CallContext, _ *fasthttp.HostClient, req *fasthttp.
 	if !span.IsRecording() && len(st.added) == 0 {
 		return
 	}
-	call.SetData(st)
+	callctx.Hidden(call).SetData(st)
 }
 
 // clientOnExit records the response status (4xx and 5xx are errors for a client) or the error,
@@ -305,7 +306,7 @@ func clientOnExit(call *api.CallContext, err error) {
 	if switchedOff {
 		return
 	}
-	st, _ := call.GetData().(*clientState)
+	st, _ := callctx.Hidden(call).GetData().(*clientState)
 	if st == nil {
 		return
 	}
@@ -320,7 +321,7 @@ func clientOnExit(call *api.CallContext, err error) {
 		span.SetStatus(codes.Error, err.Error())
 		return
 	}
-	resp, _ := call.GetParam(2).(*fasthttp.Response)
+	resp, _ := callctx.Hidden(call).GetParam(2).(*fasthttp.Response)
 	if resp == nil {
 		return
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/gls"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
 )
 
@@ -66,13 +67,13 @@ func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) 
 			sent := req.WithContext(ctx)
 			sent.Header = withFields(req.Header, st.out.fields)
 			st.sent = sent
-			hidden(call).SetParam(1, sent)
+			callctx.Hidden(call).SetParam(1, sent)
 		}
 	}
 	if !span.IsRecording() && st.sent == nil && st.start.IsZero() {
 		return
 	}
-	hidden(call).SetData(st)
+	callctx.Hidden(call).SetData(st)
 	st.gls = gls.Enter(ctx) // clientOnExit, which the data reaches, exits it
 	if panicTest {
 		panic("otel-go-autoinst test build: clientOnEnter panics on purpose")
@@ -100,7 +101,7 @@ func clientOnExit(call *api.CallContext, resp *http.Response, err error) {
 	if panicTest {
 		panic("otel-go-autoinst test build: clientOnExit panics on purpose")
 	}
-	st, _ := hidden(call).GetData().(*clientState)
+	st, _ := callctx.Hidden(call).GetData().(*clientState)
 	if st == nil {
 		return
 	}

@@ -2,12 +2,9 @@ package nethttp
 
 import (
 	"net/http"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
 )
 
 // What keeps a traced request cheap (bench/request_bench.py measures it): no allocation that the
@@ -20,29 +17,6 @@ var (
 	serverStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 	clientStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 )
-
-// hidden returns call, hidden from escape analysis.
-//
-// The trampolines keep the CallContext, and the instrumented function's parameters it points
-// at, on the stack when the compiler says the hooks do not leak it (src/otel_go_autoinst/trampoline.py);
-// otherwise both go to the heap, about ten allocations per request for the three net/http hooks.
-// The compiler's analysis is field-insensitive: GetData (which returns the data field) and
-// GetParam/SetParam (reflection on the params slots) make it say "leaking param content: call",
-// though none of them lets a pointer into the call, or into the frame its slots point at, out of
-// the hook. The hooks of this package therefore reach call only through hidden, and keep to what
-// makes that true: they never store call, nor a slot of it; what they store through it (SetData,
-// SetParam) are heap values of their own (the state, a request copy); what they read (GetData,
-// GetParam) are values, never the address of a parameter.
-func hidden(call *api.CallContext) *api.CallContext {
-	return (*api.CallContext)(noescape(unsafe.Pointer(call)))
-}
-
-// noescape is the runtime's own (published for linkname, go.dev/issue/67401): p, unchanged, out of
-// sight of escape analysis.
-//
-//go:linkname noescape runtime.noescape
-//go:noescape
-func noescape(p unsafe.Pointer) unsafe.Pointer
 
 // canonicalKey is http.CanonicalHeaderKey(key), without an allocation for the propagators' own
 // header names (textproto canonicalizes a lower-case name into a new string on every call).

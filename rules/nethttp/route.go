@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 )
 
 // Route templates. The SERVER span of a request is named by its route template ("GET /orders/:id")
@@ -69,7 +70,7 @@ func ServerSpan(ctx context.Context) trace.Span {
 //
 // Parameters: 0 the ServeMux, 1 the ResponseWriter, 2 the request.
 func muxOnExit(call *api.CallContext) {
-	r, _ := hidden(call).GetParam(2).(*http.Request)
+	r, _ := callctx.Hidden(call).GetParam(2).(*http.Request)
 	if r == nil || r.Pattern == "" {
 		return
 	}

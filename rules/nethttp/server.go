@@ -20,6 +20,7 @@ import (
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/gls"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
 )
 
@@ -75,8 +76,8 @@ func serverOnEnter(call *api.CallContext, sh any, rw http.ResponseWriter, req *h
 	}
 	next := req.WithContext(st)
 	st.req = next
-	hidden(call).SetParam(2, next)
-	hidden(call).SetData(st)
+	callctx.Hidden(call).SetParam(2, next)
+	callctx.Hidden(call).SetData(st)
 	// Calls the handler makes without its request's context (http.Get, db.Query, in goroutines it
 	// starts too) find the span goroutine-local. Not the other way round: a server span's parent is
 	// only ever the one in the request's headers.
@@ -118,7 +119,7 @@ func serverOnExit(call *api.CallContext) {
 	if panicTest {
 		panic("otel-go-autoinst test build: serverOnExit panics on purpose")
 	}
-	st, _ := hidden(call).GetData().(*serverState)
+	st, _ := callctx.Hidden(call).GetData().(*serverState)
 	if st == nil {
 		return
 	}
