@@ -426,7 +426,8 @@ def run_module(entry: Entry, opts: argparse.Namespace, tool: list[str], tool_env
                work: Path, logs: Path, say: Any) -> ModuleResult:  # fmt: skip
     result = ModuleResult(entry)
     env = {**base_env(), **entry.env}
-    slug = re.sub(r"[^A-Za-z0-9.]+", "_", entry.name)
+    # Lower-case letters, digits and "_" only: a test may match its own path (zap's do, with [a-z0-9_-]+)
+    slug = re.sub(r"[^a-z0-9]+", "_", entry.name.lower())
     scratch = work / "dl" / slug
     scratch.mkdir(parents=True, exist_ok=True)
     code, out, _, timed_out = run(
