@@ -7,6 +7,7 @@ build does, with the real toolchain.
 - examples/service: the hooks' requirements raise a dependency; the change is reported.
 - goenv: tests that run the go command, which must see the user's GOWORK and GOFLAGS, not the
   tool's private workspace and build tag.
+- sqlidle: a database/sql driver answering from memory, whose test counts what a query allocates.
 """
 
 from __future__ import annotations
@@ -235,3 +236,15 @@ def test_a_local_copy_of_a_library_is_built_with_the_hooks_that_fit(tmp_path: Pa
     assert "addOnEnter" in proc.stderr and "The built-in rule is skipped." in proc.stderr
     added = [f for f in json.loads(report.read_text())["instrumented"] if f["function"] == "add"]
     assert [(f["receiver"], f["rules"]) for f in added] == [("*consumers", ["amqp091"])]
+
+
+def test_tracing_off_costs_no_allocation(tmp_path: Path) -> None:
+    """With no OpenTelemetry configuration (a test binary's default), an instrumented query
+    allocates what the plain one does: the hooks find nothing to report before building a span
+    (8 allocations an Exec before; fasthttp's equivalent is in webfast's tests)."""
+    module = copy("sqlidle", tmp_path)
+    args = ["test", "-count=1", "-v", "./..."]
+    plain = run(["go", *args], module, quiet_env())
+    ours = cli(*args, cwd=module, env=quiet_env())
+    counts = [re.findall(r"^ALLOCS .*$", p.stdout, re.M) for p in (plain, ours)]
+    assert counts[0] and counts[0] == counts[1], plain.stdout + ours.stdout + ours.stderr

@@ -22,6 +22,7 @@ import (
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/gls"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
 )
@@ -68,6 +69,9 @@ var (
 // start begins a CLIENT span and keeps it for onExit. Its parent is ctx's span, else the span
 // current in the calling goroutine (db.Query, tx.Exec and friends pass context.Background()).
 func start(call *api.CallContext, ctx context.Context, system, operation, query string) {
+	if otelsetup.Idle() && otelsetup.Meter(scope) == nil {
+		return // nothing would be seen: the query costs what it costs plainly
+	}
 	ctx = gls.Parent(ctx)
 	attrs := make([]attribute.KeyValue, 0, 3)
 	attrs = append(attrs, semconv.DBSystemNameKey.String(system))
@@ -84,7 +88,7 @@ func start(call *api.CallContext, ctx context.Context, system, operation, query 
 	spanCtx, span := otelsetup.Tracer(scope).Start(ctx, name,
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attrs...))
-	call.SetData(&callState{span: span, system: system, query: query, ctx: ctx,
+	callctx.Hidden(call).SetData(&callState{span: span, system: system, query: query, ctx: ctx,
 		operation: operation, start: startTime(), gls: gls.Enter(spanCtx)})
 	if panicTest {
 		panic("otel-go-autoinst test build: database/sql onEnter panics on purpose")
@@ -96,7 +100,7 @@ func finish(call *api.CallContext, err error) *callState {
 	if panicTest {
 		panic("otel-go-autoinst test build: database/sql onExit panics on purpose")
 	}
-	st, _ := call.GetData().(*callState)
+	st, _ := callctx.Hidden(call).GetData().(*callState)
 	if st == nil {
 		return nil
 	}
@@ -151,7 +155,7 @@ func dbConnOnEnter(call *api.CallContext, db *sql.DB, ctx context.Context) {
 	if disabled {
 		return
 	}
-	call.SetData(&callState{system: dbSystem(db)})
+	callctx.Hidden(call).SetData(&callState{system: dbSystem(db)})
 }
 
 func dbConnOnExit(call *api.CallContext, conn *sql.Conn, err error) {
@@ -304,12 +308,12 @@ func txStmtOnEnter(call *api.CallContext, tx *sql.Tx, ctx context.Context, stmt 
 		return
 	}
 	if v, ok := stmts.Load(stmt); ok {
-		call.SetData(v)
+		callctx.Hidden(call).SetData(v)
 	}
 }
 
 func txStmtOnExit(call *api.CallContext, stmt *sql.Stmt) {
-	if info, ok := call.GetData().(*stmtInfo); ok && stmt != nil {
+	if info, ok := callctx.Hidden(call).GetData().(*stmtInfo); ok && stmt != nil {
 		stmts.Store(stmt, info)
 	}
 }

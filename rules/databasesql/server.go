@@ -12,6 +12,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 )
 
 // What sql.Open's data source name tells of the server: server.address, server.port and
@@ -34,12 +35,12 @@ func openOnEnter(call *api.CallContext, driverName, dsn string) {
 	if disabled {
 		return
 	}
-	call.SetData(dsn)
+	callctx.Hidden(call).SetData(dsn)
 }
 
 // openOnExit reads the new *sql.DB's server from its DSN, in the driver's syntax.
 func openOnExit(call *api.CallContext, db *sql.DB, err error) {
-	dsn, ok := call.GetData().(string)
+	dsn, ok := callctx.Hidden(call).GetData().(string)
 	if !ok || db == nil || err != nil {
 		return
 	}
@@ -201,7 +202,7 @@ func withServer(call *api.CallContext, attrs []attribute.KeyValue) {
 	if len(attrs) == 0 {
 		return
 	}
-	if st, _ := call.GetData().(*callState); st != nil && st.span != nil {
+	if st, _ := callctx.Hidden(call).GetData().(*callState); st != nil && st.span != nil {
 		st.span.SetAttributes(attrs...)
 		st.server = attrs
 	}

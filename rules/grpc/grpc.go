@@ -35,6 +35,7 @@ import (
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/gls"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
 )
 
@@ -65,8 +66,8 @@ func newClientOnEnter(call *api.CallContext, target string, opts []grpclib.DialO
 	h.host, h.port = targetHostPort(target)
 	// A fresh slice: the caller's backing array is never written.
 	withOurs := append(opts[:len(opts):len(opts)], grpclib.WithStatsHandler(h))
-	call.SetParam(1, withOurs)
-	call.SetData(h)
+	callctx.Hidden(call).SetParam(1, withOurs)
+	callctx.Hidden(call).SetData(h)
 }
 
 // newClientOnExit looks at the ClientConn built: when the program installed otelgrpc on it, this
@@ -75,7 +76,7 @@ func newClientOnExit(call *api.CallContext, cc *grpclib.ClientConn, _ error) {
 	if switchedOff {
 		return
 	}
-	h, _ := call.GetData().(*handler)
+	h, _ := callctx.Hidden(call).GetData().(*handler)
 	if h == nil || cc == nil {
 		return
 	}
@@ -93,8 +94,8 @@ func newServerOnEnter(call *api.CallContext, opts []grpclib.ServerOption) {
 	}
 	h := &handler{server: true}
 	withOurs := append(opts[:len(opts):len(opts)], grpclib.StatsHandler(h))
-	call.SetParam(0, withOurs)
-	call.SetData(h)
+	callctx.Hidden(call).SetParam(0, withOurs)
+	callctx.Hidden(call).SetData(h)
 }
 
 // newServerOnExit looks at the Server built, as newClientOnExit does.
@@ -102,7 +103,7 @@ func newServerOnExit(call *api.CallContext, s *grpclib.Server) {
 	if switchedOff {
 		return
 	}
-	h, _ := call.GetData().(*handler)
+	h, _ := callctx.Hidden(call).GetData().(*handler)
 	if h == nil || s == nil {
 		return
 	}

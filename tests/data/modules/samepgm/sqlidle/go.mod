@@ -1,0 +1,3 @@
+module example.com/sqlidle
+
+go 1.23
