@@ -42,7 +42,7 @@ type clientState struct {
 //
 // Requests of the SDK's own exporters are never traced.
 func clientOnEnter(call *api.CallContext, _ *http.Transport, req *http.Request) {
-	if disabled || req == nil || req.URL == nil {
+	if disabled || req == nil || req.URL == nil || idle() {
 		return
 	}
 	ctx := req.Context()

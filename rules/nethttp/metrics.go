@@ -54,6 +54,10 @@ func histograms() *httpInstruments {
 // metricsOn reports whether a duration measured now would go anywhere.
 func metricsOn() bool { return otelsetup.Meter(scope) != nil }
 
+// idle: nothing a hook could do would be seen (no TracerProvider, propagator or metrics: a test
+// binary without OpenTelemetry configuration), so the request is left exactly as it is.
+func idle() bool { return otelsetup.Idle() && !metricsOn() }
+
 // recordServer records http.server.request.duration: http.request.method, url.scheme,
 // http.response.status_code, http.route, error.type (5xx), network.protocol.version.
 func recordServer(start time.Time, req *http.Request, route string, status int, known bool) {

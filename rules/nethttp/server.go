@@ -52,7 +52,7 @@ type serverState struct {
 //
 // Parameters: 0 the serverHandler (unexported, hence any), 1 the ResponseWriter, 2 the request.
 func serverOnEnter(call *api.CallContext, sh any, rw http.ResponseWriter, req *http.Request) {
-	if disabled || req == nil || req.URL == nil {
+	if disabled || req == nil || req.URL == nil || idle() {
 		return
 	}
 	if srv := serverOf(sh); srv != nil && userInstrumented(srv.Handler) {

@@ -1,5 +1,5 @@
-// Package sqlidle is a database/sql driver that answers every statement at once, from memory.
-package sqlidle
+// Package idle holds a database/sql driver that answers every statement at once, from memory.
+package idle
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package sqlidle
+package idle
 
 import (
 	"context"

@@ -1,3 +1,0 @@
-module example.com/sqlidle
-
-go 1.23
