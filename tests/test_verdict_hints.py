@@ -163,6 +163,11 @@ def test_a_build_with_a_profile_probes_with_it(tmp_path: Path, goflags: str) -> 
     [probe] = _probes(log)
     pgo = [a for a in probe["args"] if a.startswith("-pgo")]
     assert pgo == ([] if goflags else [f"-pgo={module / 'default.pgo'}"])
+    if not goflags:
+        # Another profile at the same place inlines differently: the verdicts are asked again.
+        run_ok(["go", "run", ".", module / "default.pgo"], cwd=profiler)
+        run_ok([*CLI, "build", "-C", module, "-o", tmp_path / "web.bin", "."], cwd=module, env=env)
+        assert len(_probes(log)) == 2
 
 
 def test_a_wrong_hint_is_caught_by_the_compiler(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ build.py; the stages in between are plain functions over plain data."""
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 import subprocess
@@ -429,6 +430,9 @@ def _stage(
         # The flags the probe compiles with: -gcflags=all=-l, say, changes what escapes.
         build_flags = _probe_build_flags(prepared, test)
         flags = [*build_flags, *(f"-gcflags={v}" for v in opts.gcflags)]
+        # A profile inlines differently once it changes, so the key has its bytes, not its name.
+        profiles = [project.root / v for v in _split_pgo(build_flags)[0] if v not in ("auto", "off")]
+        flags += [f"pgo={hashlib.sha256(p.read_bytes()).hexdigest()}" for p in profiles if p.is_file()]
         key = verdict_key(ws, plan, conservative, dep_dirs, local, flags)
         cached = load_verdicts(key)
         if cached is not None:
