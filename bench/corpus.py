@@ -102,6 +102,8 @@ class RunResult:
     )  # output tail when no package line explains it
     log: str = ""
     tree_changed: list[str] = field(default_factory=list)
+    # system folders whose mode the run changed (put back after it): "/ 0755 -> 0750"
+    system_changed: list[str] = field(default_factory=list)
     test_seconds: float = 0.0  # sum of the per-package times go test prints (test binaries running)
     # "otel-go-autoinst: ..." lines in the output, but the summary and dependency-change lines
     tool_lines: list[str] = field(default_factory=list)
@@ -392,6 +394,27 @@ def tree_diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(changed, key=lambda s: s[1:])
 
 
+# Folders that a module's tests, run as root, may change for everything else on the machine: gin's
+# TestSaveUploadedCreateFailed calls SaveUploadedFile(f, "/"), which makes "/" 0750, and other
+# users (a database server, the Action's build user) can no longer reach anything.
+SYSTEM_FOLDERS = ("/", "/tmp", "/usr", "/etc", "/var", "/home", str(Path.home()))
+
+
+def system_modes() -> dict[str, int]:
+    return {f: os.stat(f).st_mode & 0o7777 for f in SYSTEM_FOLDERS if os.path.isdir(f)}
+
+
+def put_back(modes: dict[str, int]) -> list[str]:
+    """Restore the modes a run changed; what it changed, as "/ 0755 -> 0750"."""
+    changed = []
+    for folder, mode in modes.items():
+        now = os.stat(folder).st_mode & 0o7777
+        if now != mode:
+            os.chmod(folder, mode)
+            changed.append(f"{folder} {mode:04o} -> {now:04o}")
+    return changed
+
+
 # --------------------------------------------------------------------------- one module
 
 
@@ -500,24 +523,26 @@ def run_module(entry: Entry, opts: argparse.Namespace, tool: list[str], tool_env
     for folder in infos.values():
         folder.mkdir(parents=True, exist_ok=True)
     say(f"{entry.short}: plain go test ({result.packages} packages)")
-    before = tree_digest(copy)
+    before, modes = tree_digest(copy), system_modes()
     penv = {**env, "CORPUS_BUILDINFO": str(infos["plain"])}
     code, out, secs, timed_out = run(["go", "test", *flags, *entry.patterns], cwd=copy, env=penv,
                                      timeout=opts.timeout, log=logs / f"{slug}.plain.log")  # fmt: skip
     result.plain = go_test_result(code, out, secs, timed_out, str(logs / f"{slug}.plain.log"))
     result.plain.tree_changed = tree_diff(before, tree_digest(copy))
+    result.plain.system_changed = put_back(modes)
     result.plain.binaries = read_build_infos(infos["plain"])
     say(f"{entry.short}: plain {result.plain.status} in {secs:.1f}s; instrumented test")
 
     report = logs / f"{slug}.report.json"
     report.unlink(missing_ok=True)
-    before = tree_digest(copy)
+    before, modes = tree_digest(copy), system_modes()
     ienv = {**env, **tool_env, "CORPUS_BUILDINFO": str(infos["inst"])}
     cmd = [*tool, "test", "--report", str(report), *flags, *entry.patterns]
     code, out, secs, timed_out = run(cmd, cwd=copy, env=ienv, timeout=opts.timeout,
                                      log=logs / f"{slug}.instrumented.log")  # fmt: skip
     result.inst = go_test_result(code, out, secs, timed_out, str(logs / f"{slug}.instrumented.log"))
     result.inst.tree_changed = tree_diff(before, tree_digest(copy))
+    result.inst.system_changed = put_back(modes)
     result.inst.binaries = read_build_infos(infos["inst"])
     summarize_report(report, result)
     say(f"{entry.short}: instrumented {result.inst.status} in {secs:.1f}s")
@@ -627,6 +652,11 @@ def render_details(results: list[ModuleResult], markdown: bool) -> str:
                     " ..." if len(r.tree_changed) > 10 else ""
                 )
                 lines.append(f"{bullet}{label} run changed the copy: {shown}")
+            if r.system_changed:
+                lines.append(
+                    f"{bullet}{label} run changed system folders (put back): "
+                    + ", ".join(r.system_changed)
+                )
         if res.functions_by_rule:
             by = ", ".join(f"{k} {v}" for k, v in sorted(res.functions_by_rule.items()))
             lines.append(f"{bullet}functions instrumented by rule set: {by}")
