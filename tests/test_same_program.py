@@ -181,9 +181,11 @@ def test_goflags_that_would_replace_ours_are_refused(tmp_path: Path, flag: str) 
 # -- what the tests' own go commands see --------------------------------------------------------
 
 
-def _goenv_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+def _goenv_lines(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """Package -> what its test's go commands saw."""
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return sorted(line for line in proc.stdout.splitlines() if line.startswith("GOENV "))
+    found = re.findall(r"^GOENV (\S+) (.*)$", proc.stdout, re.M)
+    return dict(found)
 
 
 @pytest.mark.parametrize("user", ["GOFLAGS", "go.work"])
@@ -191,7 +193,9 @@ def test_go_commands_run_by_tests_see_the_users_environment(tmp_path: Path, user
     """go.uber.org/zap's tests run `go mod download -json` and symlink what it lists under a
     vendor folder: given the private workspace, they listed the hooks' modules and, as root,
     wrote links into the module cache. A test binary gets the user's GOWORK and GOFLAGS back,
-    set or unset as they were, whether it links hooks (webpkg) or not (plainpkg)."""
+    set or unset as they were, whether it links hooks (webpkg) or not (plainpkg), and so does
+    the test binary of the user's own hooks package (which did not even link before: its tests
+    link os, whose hooks it left out)."""
     module = copy("goenv", tmp_path)
     if user == "GOFLAGS":
         env = quiet_env(GOFLAGS="-mod=mod")
@@ -202,9 +206,11 @@ def test_go_commands_run_by_tests_see_the_users_environment(tmp_path: Path, user
         env.pop("GOFLAGS", None)
     args = ["test", "-count=1", "-v", "./..."]
     plain = _goenv_lines(run(["go", *args], module, env))
-    ours = _goenv_lines(cli(*args, cwd=module, env=env))
-    assert len(plain) == 2
-    assert ours == plain
+    ours = _goenv_lines(cli(*args[:1], "--rules", module / "rules.yaml", *args[1:], cwd=module,
+                            env=env))  # fmt: skip
+    assert sorted(plain) == ["plainpkg", "webpkg"]
+    assert sorted(ours) == ["hooks", "plainpkg", "webpkg"]  # the hooks build only instrumented
+    assert set(ours.values()) == set(plain.values()) and len(set(plain.values())) == 1, ours
 
 
 # -- a library the built-in hooks do not know never breaks the build ------------------------------

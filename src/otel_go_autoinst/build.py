@@ -220,21 +220,20 @@ def link_files(
     for pkg in packages:
         if pkg.for_test:
             continue
+        linked = [dep.split(" ")[0] for dep in [*pkg.deps, pkg.import_path]]
         if test and pkg.import_path.endswith(".test") and pkg.is_command:
             tested = by_path.get(pkg.import_path.removesuffix(".test"))
             # A package may have only _test.go files: its test binary links the hooks all the same.
-            if tested is None or tested.import_path in _all_hooks(hooks_of) or not tested.name:
+            if tested is None or not tested.name:
                 continue
             name, package, directory = "zz_otel_link_test.go", f"{tested.name}_test", tested.dir
+            # A hooks package's own tests too: they link instrumented packages (os, say) like any.
+            needed = {USER_ENV_PACKAGE, *_hooks_linked(linked, hooks_of, hooks)}
         elif pkg.is_command and not pkg.import_path.endswith(".test") and pkg.go_files:
             name, package, directory = "zz_otel_link.go", "main", pkg.dir
+            needed = _hooks_linked(linked, hooks_of, hooks)
         else:
             continue
-        needed = _hooks_linked(
-            [dep.split(" ")[0] for dep in [*pkg.deps, pkg.import_path]], hooks_of, hooks
-        )
-        if name == "zz_otel_link_test.go":
-            needed.add(USER_ENV_PACKAGE)
         if needed:
             imports = "".join(f'\t_ "{h}"\n' for h in sorted(needed))
             files[directory / name] = (
@@ -263,10 +262,6 @@ def _hooks_linked(
                 listed = hooks.get(hook_pkg)
                 pending.extend(listed.deps if listed is not None else ())
     return needed
-
-
-def _all_hooks(hooks_of: Mapping[str, set[str]]) -> set[str]:
-    return set().union(*hooks_of.values()) if hooks_of else set()
 
 
 # -- running go ------------------------------------------------------------------------------

@@ -1,0 +1,11 @@
+//go:build otelautoinst
+
+package hooks
+
+import (
+	"testing"
+
+	"example.com/goenv"
+)
+
+func TestGoCommand(t *testing.T) { goenv.Report(t, "hooks") }
