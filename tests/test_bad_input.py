@@ -273,3 +273,35 @@ def test_plan_and_diff_report_bad_rules_the_same_way(tmp_path: Path, verb: str) 
     )
     line = assert_one_sentence(proc)
     assert "wrongGreetEnter" in line
+
+
+def test_tests_of_the_packages_that_load_still_run(tmp_path: Path) -> None:
+    """`go test ./...` marks a package that does not load "[setup failed]" and runs the others
+    (nats.go's repository tests some packages with another go.mod): so does the instrumented run,
+    which says why that package fails. It used to stop before any test ran, and to call the
+    failure its own when the missing package is only a test's import."""
+    module = tmp_path / "half"
+    (module / "good").mkdir(parents=True)
+    (module / "broken").mkdir()
+    (module / "go.mod").write_text("module example.com/half\n\ngo 1.23\n")
+    (module / "good" / "good.go").write_text("package good\n\nfunc One() int { return 1 }\n")
+    (module / "good" / "good_test.go").write_text(
+        'package good\n\nimport "testing"\n\n'
+        'func TestOne(t *testing.T) {\n\tif One() != 1 {\n\t\tt.Fatal("one")\n\t}\n}\n'
+    )
+    (module / "broken" / "broken.go").write_text("package broken\n")
+    (module / "broken" / "broken_test.go").write_text(
+        'package broken\n\nimport (\n\t"testing"\n\n\t"github.com/nowhere/nothing"\n)\n\n'
+        "func TestNothing(t *testing.T) { nothing.Do() }\n"
+    )
+    plain = subprocess.run(
+        ["go", "test", "-count=1", "./..."], cwd=module, capture_output=True, text=True
+    )
+    ours = run_cli("test", "-C", module, "-count=1", "./...")
+    assert "Traceback" not in ours.stderr
+    for proc in (plain, ours):
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert re.search(r"^ok\s+example.com/half/good\s", proc.stdout, re.M), proc.stdout
+        assert "example.com/half/broken [setup failed]" in proc.stdout + proc.stderr
+    [said] = [line for line in our_lines(ours.stderr) if "github.com/nowhere/nothing" in line]
+    assert "the plain `go test` fails on it too" in said, said

@@ -125,22 +125,38 @@ def shown_path(path: Path, prepared: Prepared) -> str:
     return str(path)
 
 
-def _check_buildable(packages: list[Package], opts: Options, project: Project) -> None:
-    """A package that does not load stops the run, saying whether the plain toolchain, asked the
-    same question, fails too."""
-    broken = next((p for p in packages if p.error and not p.standard), None)
-    if broken is None:
-        return
-    error = " ".join((broken.error or "").split())
-    plain = list_packages(project.root, opts.patterns or ["."], os.environ, flags=opts.list_flags)
-    if any(p.error and p.import_path == broken.import_path for p in plain):
-        raise GoError(
-            f"Package {broken.import_path} does not load ({error}); the plain `go build` fails too."
-        )
-    raise UserError(
-        f"Package {broken.import_path} loads in the plain build but not in the instrumented one "
-        f"({error}): please report this as a bug of otel-go-autoinst."
+def _check_buildable(
+    packages: list[Package], opts: Options, project: Project, test: bool
+) -> list[str]:
+    """Packages that do not load. `go test` goes on with the others and marks those
+    "[setup failed]", so a test run goes on too (what passes plainly must run) and says why, in
+    the warnings returned; a build stops, saying whether the plain toolchain, asked the same
+    question, fails too."""
+    broken = [p for p in packages if p.error and not p.standard]
+    if not broken:
+        return []
+    plain = list_packages(
+        project.root, opts.patterns or ["."], os.environ, test=test, flags=opts.list_flags
     )
+    plain_broken = {p.import_path for p in plain if p.error}
+    said = []
+    for pkg in broken:
+        error = " ".join((pkg.error or "").split())
+        if pkg.import_path in plain_broken:
+            said.append(
+                f"Package {pkg.import_path} does not load ({error}); the plain "
+                f"`go {'test' if test else 'build'}` fails {'on it ' if test else ''}too."
+            )
+        else:
+            said.append(
+                f"Package {pkg.import_path} loads in the plain build but not in the instrumented "
+                f"one ({error}): please report this as a bug of otel-go-autoinst."
+            )
+    if not test:
+        if broken[0].import_path in plain_broken:
+            raise GoError(said[0])
+        raise UserError(said[0])
+    return said
 
 
 def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
@@ -190,7 +206,7 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
             if change.module in built
         ]
     rule_sets = [rs for rs in rule_sets if modules_of[rs.name] in used]
-    _check_buildable(packages, opts, project)
+    unloadable = _check_buildable(packages, opts, project, test)
     if changes and opts.no_upgrade:
         raised = ", ".join(f"{c.module} {c.plain} -> {c.instrumented}" for c in changes)
         raise UserError(
@@ -201,6 +217,7 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
     plan = make_plan(
         rule_sets, packages, project.env.version, hooks, main_modules, reuse.RememberingReader()
     )
+    plan.warnings[:0] = unloadable
     return Prepared(
         project,
         rule_sets,
