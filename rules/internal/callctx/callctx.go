@@ -8,7 +8,9 @@
 // call", though none of them lets a pointer into the call, or into the frame its slots point at,
 // out of the hook. A hook that reaches call only through Hidden must keep to what makes that true:
 // never store call, nor a slot of it; store through it (SetData, SetParam) only heap values of its
-// own; read through it (GetData, GetParam) values, never the address of a parameter.
+// own; read through it (GetData, GetParam) values, never the address of a parameter, and never keep
+// what GetParam returns (a pointer the caller passed may point into the caller's frame, which the
+// compiler kept there trusting the hook's verdict).
 package callctx
 
 import (
