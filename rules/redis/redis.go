@@ -77,8 +77,8 @@ func (h *hook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
 func (h *hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if disabled || ctx.Value(inCommand{}) != nil {
-			return next(ctx, cmd)
+		if disabled || otelsetup.Idle() || ctx.Value(inCommand{}) != nil {
+			return next(ctx, cmd) // idle: a command costs what it costs plainly
 		}
 		op := commandName(cmd)
 		ctx, span := h.start(ctx, op, op)
@@ -90,7 +90,7 @@ func (h *hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 
 func (h *hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		if disabled || ctx.Value(inCommand{}) != nil {
+		if disabled || otelsetup.Idle() || ctx.Value(inCommand{}) != nil {
 			return next(ctx, cmds)
 		}
 		op := batchName(cmds)
