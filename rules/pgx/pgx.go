@@ -89,6 +89,17 @@ func newTracer(config *pgxlib.ConnConfig) *tracer {
 	return &tracer{attrs: attrs}
 }
 
+// spanKey holds, in the context start returns, the span it started: end ends only that one. A
+// query that started idle gets its caller's context back, whose span (another tracer's, when a
+// program traces without a global TracerProvider) is not ours to end, should a TracerProvider be
+// set before the query ends.
+type spanKey struct{}
+
+// idle: nothing a span would be seen by (otelsetup.Idle: no TracerProvider or propagator; this
+// rule set records no metrics). The tracer then hands the context back untouched: a query, batch
+// or copy allocates what it does plainly.
+func idle() bool { return disabled || otelsetup.Idle() }
+
 func (t *tracer) start(ctx context.Context, operation, table, query string, extra ...attribute.KeyValue) context.Context {
 	attrs := make([]attribute.KeyValue, 0, len(t.attrs)+3+len(extra))
 	attrs = append(attrs, t.attrs...)
@@ -107,14 +118,17 @@ func (t *tracer) start(ctx context.Context, operation, table, query string, extr
 		attrs = append(attrs, semconv.DBQueryText(query))
 	}
 	attrs = append(attrs, extra...)
-	ctx, _ = otelsetup.Tracer(scope).Start(gls.Parent(ctx), name,
+	ctx, span := otelsetup.Tracer(scope).Start(gls.Parent(ctx), name,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	return ctx
+	return context.WithValue(ctx, spanKey{}, span)
 }
 
-// end records err and ends the span start put in ctx.
+// end records err and ends the span start put in ctx (none: the operation started idle).
 func end(ctx context.Context, err error, extra ...attribute.KeyValue) {
-	span := trace.SpanFromContext(ctx)
+	span, _ := ctx.Value(spanKey{}).(trace.Span)
+	if span == nil {
+		return
+	}
 	span.SetAttributes(extra...)
 	if err != nil {
 		var pgErr *pgconn.PgError
@@ -144,7 +158,7 @@ func errorType(err error) string {
 // ---- Query, QueryRow, Exec
 
 func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgxlib.Conn, data pgxlib.TraceQueryStartData) context.Context {
-	if disabled {
+	if idle() {
 		return ctx
 	}
 	op, table := summarize(data.SQL)
@@ -152,7 +166,7 @@ func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgxlib.Conn, data pgxli
 }
 
 func (t *tracer) TraceQueryEnd(ctx context.Context, _ *pgxlib.Conn, data pgxlib.TraceQueryEndData) {
-	if disabled {
+	if disabled || ctx.Value(spanKey{}) == nil {
 		return
 	}
 	end(ctx, data.Err, rowsAffected(data.CommandTag)...)
@@ -177,7 +191,7 @@ type batchState struct {
 type batchKey struct{}
 
 func (t *tracer) TraceBatchStart(ctx context.Context, _ *pgxlib.Conn, data pgxlib.TraceBatchStartData) context.Context {
-	if disabled {
+	if idle() {
 		return ctx
 	}
 	n := 0
@@ -216,11 +230,14 @@ func (t *tracer) TraceBatchEnd(ctx context.Context, _ *pgxlib.Conn, data pgxlib.
 		return
 	}
 	st, _ := ctx.Value(batchKey{}).(*batchState)
+	if st == nil {
+		return // the batch started idle: no span
+	}
 	err := data.Err
-	if st != nil && err == nil {
+	if err == nil {
 		err = st.err
 	}
-	if span := trace.SpanFromContext(ctx); span.IsRecording() && st != nil {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		op, table := "BATCH", ""
 		if o, same := allSame(st.ops); same && o != "" {
 			op += " " + o
@@ -255,7 +272,7 @@ func allSame(xs []string) (string, bool) {
 // ---- CopyFrom
 
 func (t *tracer) TraceCopyFromStart(ctx context.Context, _ *pgxlib.Conn, data pgxlib.TraceCopyFromStartData) context.Context {
-	if disabled {
+	if idle() {
 		return ctx
 	}
 	table := strings.Join(data.TableName, ".")
