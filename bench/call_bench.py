@@ -5,9 +5,10 @@
                                [--json FILE] [--markdown]
 
 1. Builds bench/callbench/target's test binary once with `otel-go-autoinst test -c` (the rules in
-   bench/callbench/rules instrument <Shape><Class>; <Shape>Raw, the same body, stays raw) and runs
-   its benchmarks -count times; per case prints ns/op delta (minimum over the runs), allocs/op and
-   B/op delta (maximum), whether the enter trampoline was inlined and whether the instrumented
+   bench/callbench/rules instrument <Shape><Class>; <Shape>Raw, the same body, stays raw;
+   <Shape>Hand<Class> calls the same no-op hooks by hand, each call recovered: the floor) and runs
+   its benchmarks -count times; per case prints ns/op delta and the floor's (minimum over the
+   runs), allocs/op and B/op delta (maximum), whether the enter trampoline was inlined and whether the instrumented
    function is still inlinable (report JSON, or this script's own -gcflags=-m read where the report
    says null), and the target met or MISSED by how much.
 2. The SDK's real hooks sampled off: bench/callbench/httpcase (http.Client.Do against an httptest
@@ -43,7 +44,7 @@ BENCH_LINE = re.compile(
     r"^(?P<name>Benchmark\S+?)(?:-\d+)?\s+(?P<n>\d+)\s+(?P<ns>[\d.]+) ns/op"
     r"(?:\s+(?P<bytes>[\d.]+) B/op)?(?:\s+(?P<allocs>[\d.]+) allocs/op)?"
 )
-COLUMNS = ["case", "class", "raw ns/op", "inst ns/op", "Δ ns", "Δ allocs/op", "Δ B/op",
+COLUMNS = ["case", "class", "raw ns/op", "inst ns/op", "Δ ns", "floor Δ ns", "Δ allocs/op", "Δ B/op",
            "trampoline inlined", "still inlinable", "target", "verdict"]
 
 
@@ -70,6 +71,7 @@ class Row:
     raw_ns: float
     inst_ns: float
     delta_ns: float
+    floor_ns: float | None  # the same hooks written and called by hand, recovered (gen.hand_go)
     delta_allocs: float
     delta_bytes: float
     inlined: bool | str | None
@@ -83,7 +85,7 @@ class Row:
             return "?" if v is None else v if isinstance(v, str) else ("yes" if v else "no")
 
         return [self.case, self.cls, f"{self.raw_ns:.2f}", f"{self.inst_ns:.2f}", f"{self.delta_ns:+.2f}",
-                f"{self.delta_allocs:+g}", f"{self.delta_bytes:+g}", yn(self.inlined), yn(self.still_inlinable),
+                "-" if self.floor_ns is None else f"{self.floor_ns:+.2f}", f"{self.delta_allocs:+g}", f"{self.delta_bytes:+g}", yn(self.inlined), yn(self.still_inlinable),
                 "-" if self.target_ns is None else f"≤{self.target_ns:g} ns, +0 allocs", self.verdict]
 
 
@@ -169,7 +171,7 @@ def call_matrix(args: argparse.Namespace, tmp: Path) -> list[Row]:
     cases = [(s, c) for s, c in gen.cases() if not pattern or pattern.search(f"{s}{c}")]
     if not cases:
         raise BenchError(f"no case matches --cases {args.cases!r}")
-    names = sorted({f"{s}Raw" for s, _ in cases} | {f"{s}{c}" for s, c in cases})
+    names = sorted({f"{s}Raw" for s, _ in cases} | {f"{s}{c}" for s, c in cases} | {f"{s}Hand{c}" for s, c in cases})
     regex = "^Benchmark(" + "|".join(names) + ")$"
     samples: dict[str, Sample] = {}
     for _ in range(args.count):  # one run = every case once: raw and instrumented stay side by side
@@ -181,9 +183,9 @@ def call_matrix(args: argparse.Namespace, tmp: Path) -> list[Row]:
     rows = []
     for shape, cls in cases:
         name, optimization, *_, target = f"{shape}{cls}", *gen.CLASSES[cls]
-        raw, inst = samples.get(f"{shape}Raw"), samples.get(name)
-        if raw is None or inst is None:
-            raise BenchError(f"benchmark {name} or {shape}Raw did not run")
+        raw, inst, hand = samples.get(f"{shape}Raw"), samples.get(name), samples.get(f"{shape}Hand{cls}")
+        if raw is None or inst is None or hand is None:
+            raise BenchError(f"benchmark {name}, {shape}Hand{cls} or {shape}Raw did not run")
         fn = by_func.get(name, {})
         if fn.get("optimization") not in (None, optimization):
             optimization = f"{fn['optimization']} (expected {optimization})"
@@ -202,7 +204,8 @@ def call_matrix(args: argparse.Namespace, tmp: Path) -> list[Row]:
         if d_allocs > 0:
             misses.append(f"{d_allocs:g} allocs")
         verdict = "met" if not misses else "MISSED by " + ", ".join(misses)
-        rows.append(Row(shape, optimization, min(raw.ns), min(inst.ns), d_ns, d_allocs, d_bytes,
+        rows.append(Row(shape, optimization, min(raw.ns), min(inst.ns), d_ns, min(hand.ns) - min(raw.ns),
+                        d_allocs, d_bytes,
                         inlined, inlinable, target, verdict, len(inst.ns)))
     return rows
 
@@ -239,7 +242,7 @@ def http_case(args: argparse.Namespace, tmp: Path) -> Row:
     d_bytes = statistics.median(inst.bytes) - statistics.median(raw.bytes)
     verdict = "met" if d_allocs <= 0 else f"MISSED by {d_allocs:g} allocs"
     return Row("HTTPClientDo (nethttp, sampled off)", ", ".join(opts), statistics.median(raw.ns),
-               statistics.median(inst.ns), d_ns, d_allocs, d_bytes, inlined, inlinable, None, verdict, len(inst.ns))
+               statistics.median(inst.ns), d_ns, None, d_allocs, d_bytes, inlined, inlinable, None, verdict, len(inst.ns))
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -48,6 +48,36 @@ func BenchmarkSmallFull(b *testing.B) {
 	}
 }
 
+func BenchmarkSmallHandNoExit(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.SmallHandNoExit(i, 3)
+	}
+}
+
+func BenchmarkSmallHandNoExitNoSkip(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.SmallHandNoExitNoSkip(i, 3)
+	}
+}
+
+func BenchmarkSmallHandNoEnter(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.SmallHandNoEnter(i, 3)
+	}
+}
+
+func BenchmarkSmallHandNoSkip(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.SmallHandNoSkip(i, 3)
+	}
+}
+
+func BenchmarkSmallHandFull(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.SmallHandFull(i, 3)
+	}
+}
+
 func BenchmarkMethodRaw(b *testing.B) {
 	c := &target.Counter{}
 	for i := 0; i < b.N; i++ {
@@ -87,6 +117,41 @@ func BenchmarkMethodFull(b *testing.B) {
 	c := &target.Counter{}
 	for i := 0; i < b.N; i++ {
 		sink += c.MethodFull(i)
+	}
+}
+
+func BenchmarkMethodHandNoExit(b *testing.B) {
+	c := &target.Counter{}
+	for i := 0; i < b.N; i++ {
+		sink += c.MethodHandNoExit(i)
+	}
+}
+
+func BenchmarkMethodHandNoExitNoSkip(b *testing.B) {
+	c := &target.Counter{}
+	for i := 0; i < b.N; i++ {
+		sink += c.MethodHandNoExitNoSkip(i)
+	}
+}
+
+func BenchmarkMethodHandNoEnter(b *testing.B) {
+	c := &target.Counter{}
+	for i := 0; i < b.N; i++ {
+		sink += c.MethodHandNoEnter(i)
+	}
+}
+
+func BenchmarkMethodHandNoSkip(b *testing.B) {
+	c := &target.Counter{}
+	for i := 0; i < b.N; i++ {
+		sink += c.MethodHandNoSkip(i)
+	}
+}
+
+func BenchmarkMethodHandFull(b *testing.B) {
+	c := &target.Counter{}
+	for i := 0; i < b.N; i++ {
+		sink += c.MethodHandFull(i)
 	}
 }
 
@@ -138,6 +203,46 @@ func BenchmarkPtrsFull(b *testing.B) {
 	}
 }
 
+func BenchmarkPtrsHandNoExit(b *testing.B) {
+	x, y, z, s := 1, 2, 3, "four"
+	for i := 0; i < b.N; i++ {
+		x = i
+		sink += target.PtrsHandNoExit(&x, &y, &z, &s)
+	}
+}
+
+func BenchmarkPtrsHandNoExitNoSkip(b *testing.B) {
+	x, y, z, s := 1, 2, 3, "four"
+	for i := 0; i < b.N; i++ {
+		x = i
+		sink += target.PtrsHandNoExitNoSkip(&x, &y, &z, &s)
+	}
+}
+
+func BenchmarkPtrsHandNoEnter(b *testing.B) {
+	x, y, z, s := 1, 2, 3, "four"
+	for i := 0; i < b.N; i++ {
+		x = i
+		sink += target.PtrsHandNoEnter(&x, &y, &z, &s)
+	}
+}
+
+func BenchmarkPtrsHandNoSkip(b *testing.B) {
+	x, y, z, s := 1, 2, 3, "four"
+	for i := 0; i < b.N; i++ {
+		x = i
+		sink += target.PtrsHandNoSkip(&x, &y, &z, &s)
+	}
+}
+
+func BenchmarkPtrsHandFull(b *testing.B) {
+	x, y, z, s := 1, 2, 3, "four"
+	for i := 0; i < b.N; i++ {
+		x = i
+		sink += target.PtrsHandFull(&x, &y, &z, &s)
+	}
+}
+
 func BenchmarkGenericRaw(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sink += target.GenericRaw(i, 7)
@@ -171,5 +276,35 @@ func BenchmarkGenericNoSkip(b *testing.B) {
 func BenchmarkGenericFull(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sink += target.GenericFull(i, 7)
+	}
+}
+
+func BenchmarkGenericHandNoExit(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.GenericHandNoExit(i, 7)
+	}
+}
+
+func BenchmarkGenericHandNoExitNoSkip(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.GenericHandNoExitNoSkip(i, 7)
+	}
+}
+
+func BenchmarkGenericHandNoEnter(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.GenericHandNoEnter(i, 7)
+	}
+}
+
+func BenchmarkGenericHandNoSkip(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.GenericHandNoSkip(i, 7)
+	}
+}
+
+func BenchmarkGenericHandFull(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink += target.GenericHandFull(i, 7)
 	}
 }
