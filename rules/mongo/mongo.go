@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/mongotrace"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 )
@@ -44,7 +45,7 @@ func newClientOnEnter(call *api.CallContext, opts []*options.ClientOptions) {
 		return
 	}
 	ours := &options.ClientOptions{Monitor: monitor(mongotrace.NewTracer(scope), theirs)}
-	call.SetParam(0, append(opts[:len(opts):len(opts)], ours))
+	callctx.Hidden(call).SetParam(0, append(opts[:len(opts):len(opts)], ours))
 }
 
 // ourStarted is the code of the Started function of this package's monitors (one function literal,
@@ -71,7 +72,7 @@ func monitor(t *mongotrace.Tracer, theirs *event.CommandMonitor) *event.CommandM
 			if theirs.Started != nil {
 				theirs.Started(ctx, e)
 			}
-			if e != nil {
+			if e != nil && !mongotrace.Idle() {
 				t.Started(ctx, mongotrace.Command{
 					RequestID:    e.RequestID,
 					Database:     e.DatabaseName,
@@ -82,7 +83,7 @@ func monitor(t *mongotrace.Tracer, theirs *event.CommandMonitor) *event.CommandM
 			}
 		},
 		Succeeded: func(ctx context.Context, e *event.CommandSucceededEvent) {
-			if e != nil {
+			if e != nil && !mongotrace.Idle() {
 				t.Finished(e.RequestID, writeFailure(e.Reply))
 			}
 			if theirs.Succeeded != nil {
@@ -90,7 +91,7 @@ func monitor(t *mongotrace.Tracer, theirs *event.CommandMonitor) *event.CommandM
 			}
 		},
 		Failed: func(ctx context.Context, e *event.CommandFailedEvent) {
-			if e != nil {
+			if e != nil && !mongotrace.Idle() {
 				f := mongotrace.ParseFailure(e.Failure)
 				t.Finished(e.RequestID, &f)
 			}

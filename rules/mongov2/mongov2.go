@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/mongotrace"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/switches"
 )
@@ -51,10 +52,10 @@ func newClientOnEnter(call *api.CallContext, opts []*options.ClientOptions) {
 	if len(opts) == 1 && opts[0] != nil {
 		cp := *opts[0]
 		cp.Monitor = m
-		call.SetParam(0, []*options.ClientOptions{&cp})
+		callctx.Hidden(call).SetParam(0, []*options.ClientOptions{&cp})
 		return
 	}
-	call.SetParam(0, append(opts[:len(opts):len(opts)], &options.ClientOptions{Monitor: m}))
+	callctx.Hidden(call).SetParam(0, append(opts[:len(opts):len(opts)], &options.ClientOptions{Monitor: m}))
 }
 
 // ourStarted is the code of the Started function of this package's monitors (one function literal,
@@ -81,7 +82,7 @@ func monitor(t *mongotrace.Tracer, theirs *event.CommandMonitor) *event.CommandM
 			if theirs.Started != nil {
 				theirs.Started(ctx, e)
 			}
-			if e != nil {
+			if e != nil && !mongotrace.Idle() {
 				t.Started(ctx, mongotrace.Command{
 					RequestID:    e.RequestID,
 					Database:     e.DatabaseName,
@@ -92,7 +93,7 @@ func monitor(t *mongotrace.Tracer, theirs *event.CommandMonitor) *event.CommandM
 			}
 		},
 		Succeeded: func(ctx context.Context, e *event.CommandSucceededEvent) {
-			if e != nil {
+			if e != nil && !mongotrace.Idle() {
 				t.Finished(e.RequestID, writeFailure(e.Reply))
 			}
 			if theirs.Succeeded != nil {
@@ -100,7 +101,7 @@ func monitor(t *mongotrace.Tracer, theirs *event.CommandMonitor) *event.CommandM
 			}
 		},
 		Failed: func(ctx context.Context, e *event.CommandFailedEvent) {
-			if e != nil {
+			if e != nil && !mongotrace.Idle() {
 				t.Finished(e.RequestID, failure(e.Failure))
 			}
 			if theirs.Failed != nil {

@@ -55,6 +55,12 @@ func NewTracer(scope string) *Tracer {
 	return &Tracer{scope: scope, inFlight: map[int64]trace.Span{}}
 }
 
+// Idle reports whether no span would be seen: no TracerProvider or propagator was ever set
+// (otelsetup.Idle; the MongoDB rule sets record no metrics). The monitors then neither read the
+// command nor start a span, so a command allocates what it does plainly. In a program it only turns
+// from true to false: a command that ends idle started idle, and has no span in flight.
+func Idle() bool { return otelsetup.Idle() }
+
 // Started starts the CLIENT span of cmd, a child of ctx's span (or of the calling goroutine's).
 func (t *Tracer) Started(ctx context.Context, cmd Command) {
 	defer recoverQuietly()
