@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/messaging"
 )
 
@@ -36,8 +37,16 @@ func publishOnEnter(call *api.CallContext, ch *amqp.Channel, exchange, key strin
 
 // publish starts the span and hands on a copy of the message whose headers carry its context. A
 // message that already carries a trace context (the outer Publish* method's hook put it there, or
-// the program did) is sent as it is, without a second span.
+// the program did) is sent as it is, without a second span; so is every message when nothing would
+// see the span (messaging.Idle).
+//
+// The hooks of this package that reach call through callctx.Hidden keep to what that asks: they
+// store through it only heap values of their own (the span, the message copy, the Get state, the
+// queue name) and call no GetParam.
 func publish(call *api.CallContext, ctx context.Context, exchange, key string, msg amqp.Publishing, param int) {
+	if messaging.Idle(scope) {
+		return
+	}
 	if _, ok := msg.Headers["traceparent"]; ok {
 		return
 	}
@@ -55,7 +64,7 @@ func publish(call *api.CallContext, ctx context.Context, exchange, key string, m
 	ctx, span := messaging.StartSend(ctx, messaging.Op{
 		Scope: scope, System: messaging.RabbitMQ, Name: "publish", Dest: dest, Attrs: attrs,
 	})
-	call.SetData(span)
+	callctx.Hidden(call).SetData(span)
 	hdrs := messaging.Headers(ctx)
 	if hdrs == nil {
 		return
@@ -68,27 +77,34 @@ func publish(call *api.CallContext, ctx context.Context, exchange, key string, m
 		t[k] = v
 	}
 	msg.Headers = t
-	call.SetParam(param, msg)
+	callctx.Hidden(call).SetParam(param, msg)
 }
 
 func publishOnExit(call *api.CallContext, _ *amqp.DeferredConfirmation, err error) {
-	if span, ok := call.GetData().(trace.Span); ok {
+	if span, ok := callctx.Hidden(call).GetData().(trace.Span); ok {
 		messaging.End(span, err)
 	}
 }
 
-type getState struct{ start time.Time }
+// getState: when the Get began, and its queue (kept from onEnter's parameter: onExit never keeps
+// what GetParam returns).
+type getState struct {
+	start time.Time
+	queue string
+}
 
 func getOnEnter(call *api.CallContext, ch *amqp.Channel, queue string, autoAck bool) {
-	call.SetData(getState{time.Now()})
+	if messaging.Idle(scope) {
+		return // no state: getOnExit makes no span
+	}
+	callctx.Hidden(call).SetData(&getState{time.Now(), queue})
 }
 
 // getOnExit makes the receive span of a Get that returned a message or failed (an empty queue
 // makes none).
 func getOnExit(call *api.CallContext, msg amqp.Delivery, ok bool, err error) {
-	st, has := call.GetData().(getState)
-	queue, _ := call.GetParam(1).(string)
-	if !has || (!ok && err == nil) {
+	st, _ := callctx.Hidden(call).GetData().(*getState)
+	if st == nil || (!ok && err == nil) {
 		return
 	}
 	var attrs []attribute.KeyValue
@@ -106,7 +122,7 @@ func getOnExit(call *api.CallContext, msg amqp.Delivery, ok bool, err error) {
 		creation = append(creation, messaging.Extract(tableCarrier(msg.Headers)))
 	}
 	span := messaging.StartReceive(context.Background(), messaging.Op{
-		Scope: scope, System: messaging.RabbitMQ, Name: "receive", Dest: queue, Attrs: attrs,
+		Scope: scope, System: messaging.RabbitMQ, Name: "receive", Dest: st.queue, Attrs: attrs,
 	}, st.start, creation)
 	messaging.End(span, err)
 }
@@ -135,7 +151,7 @@ func consumeCtxOnEnter(call *api.CallContext, ch *amqp.Channel, ctx context.Cont
 }
 
 func consumeOnExit(call *api.CallContext, deliveries <-chan amqp.Delivery, err error) {
-	if queue, ok := call.GetData().(string); ok && err == nil && deliveries != nil {
+	if queue, ok := callctx.Hidden(call).GetData().(string); ok && err == nil && deliveries != nil {
 		queues.Store(deliveries, queue)
 	}
 }
@@ -176,7 +192,7 @@ func closeOnEnter(call *api.CallContext, subs any) {
 // deliverOnEnter makes the receive span of a delivery to a consumer of ours, in the connection's
 // goroutine (a Root span, linked to the producer's context).
 func deliverOnEnter(call *api.CallContext, subs any, tag string, msg *amqp.Delivery) {
-	if msg == nil {
+	if msg == nil || messaging.Idle(scope) {
 		return
 	}
 	c, ok := tags.Load(tagKey{subs, tag})

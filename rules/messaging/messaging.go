@@ -77,6 +77,15 @@ func (o Op) attrs(opType attribute.KeyValue) []attribute.KeyValue {
 	return append(a, o.Attrs...)
 }
 
+// Idle reports whether no span or metric of scope would be seen: no TracerProvider, propagator or
+// MeterProvider was ever set (a test binary without OpenTelemetry configuration,
+// OTEL_SDK_DISABLED=true). A hook returns at once then, so an instrumented send or receive
+// allocates what the plain one does. It allocates nothing, and in a program only ever turns from
+// true to false (a provider, once set, stays): an onExit that finds it true knows its onEnter did.
+func Idle(scope string) bool {
+	return otelsetup.Idle() && otelsetup.Meter(scope) == nil
+}
+
 // StartSend starts the PRODUCER span of a send, parented on ctx (else the goroutine's current
 // span). The returned context carries it: Inject it into each message sent.
 func StartSend(ctx context.Context, o Op) (context.Context, trace.Span) {
