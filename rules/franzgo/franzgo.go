@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/messaging"
 )
 
@@ -47,11 +48,15 @@ var (
 )
 
 // newClientOnEnter hands NewClient a copy of its options with our hook last (the caller's slice is
-// never written). Parameter 0: the options (variadic, as a slice).
+// never written). Parameter 0: the options (variadic, as a slice). The hook is added even when
+// nothing would see a span yet (messaging.Idle): a TracerProvider set later traces the client.
+//
+// The hooks of this package reach call through callctx.Hidden: they store through it only heap
+// values of their own (the options copy, the poll state) and call no GetParam.
 func newClientOnEnter(call *api.CallContext, opts []kgo.Opt) {
 	out := make([]kgo.Opt, len(opts), len(opts)+1)
 	copy(out, opts)
-	call.SetParam(0, append(out, kgo.WithHooks(&hook{})))
+	callctx.Hidden(call).SetParam(0, append(out, kgo.WithHooks(&hook{})))
 }
 
 // OnNewClient reads what the spans need from the client's configuration, and stands aside when
@@ -100,8 +105,8 @@ func foreignOtel(hooks any, ours *hook) bool {
 // on Produce's context (kgo put it in r.Context), and puts the span's context in r's headers (a new
 // slice: the caller's backing array is never written).
 func (h *hook) OnProduceRecordBuffered(r *kgo.Record) {
-	if h.off.Load() {
-		return
+	if h.off.Load() || messaging.Idle(scope) {
+		return // idle: no span, no header; OnProduceRecordUnbuffered finds none
 	}
 	attrs := append([]attribute.KeyValue(nil), h.server...)
 	if r.Key != nil {
@@ -149,15 +154,18 @@ type pollState struct {
 
 // pollOnEnter notes when the poll began, for a client we trace.
 func pollOnEnter(call *api.CallContext, cl *kgo.Client, ctx context.Context, maxPollRecords int) {
+	if messaging.Idle(scope) {
+		return // no state: pollOnExit makes no span
+	}
 	if v, ok := clients.Load(cl); ok {
-		call.SetData(&pollState{h: v.(*hook), ctx: ctx, start: time.Now()})
+		callctx.Hidden(call).SetData(&pollState{h: v.(*hook), ctx: ctx, start: time.Now()})
 	}
 }
 
 // pollOnExit makes the receive span of a poll that returned records or failed; a poll that the
 // application ended (its context done, the client closed) or that found nothing makes none.
 func pollOnExit(call *api.CallContext, fs kgo.Fetches) {
-	st, _ := call.GetData().(*pollState)
+	st, _ := callctx.Hidden(call).GetData().(*pollState)
 	if st == nil {
 		return
 	}
