@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/messaging"
 )
 
@@ -28,8 +29,12 @@ const scope = "github.com/otel-go-autoinst/otel-go-autoinst/rules/kafkago"
 // trace context (the caller's slice and headers are never written).
 //
 // Parameters: 0 the Writer, 1 the context, 2 the messages (variadic, as a slice).
+//
+// The hooks of this package reach call through callctx.Hidden: they store through it only heap
+// values of their own (the span, the messages' copies, the fetch state) and call no GetParam.
+// Nothing is done when no span or metric would be seen (messaging.Idle).
 func writeOnEnter(call *api.CallContext, w *kafka.Writer, ctx context.Context, msgs []kafka.Message) {
-	if w == nil || len(msgs) == 0 {
+	if w == nil || len(msgs) == 0 || messaging.Idle(scope) {
 		return
 	}
 	topic := w.Topic
@@ -54,7 +59,7 @@ func writeOnEnter(call *api.CallContext, w *kafka.Writer, ctx context.Context, m
 	ctx, span := messaging.StartSend(ctx, messaging.Op{
 		Scope: scope, System: messaging.Kafka, Name: "send", Dest: topic, Attrs: attrs,
 	})
-	call.SetData(span)
+	callctx.Hidden(call).SetData(span)
 	hdrs := messaging.Headers(ctx)
 	if hdrs == nil {
 		return
@@ -64,7 +69,7 @@ func writeOnEnter(call *api.CallContext, w *kafka.Writer, ctx context.Context, m
 		m.Headers = withHeaders(m.Headers, hdrs)
 		out[i] = m
 	}
-	call.SetParam(2, out)
+	callctx.Hidden(call).SetParam(2, out)
 }
 
 // withHeaders returns a new slice: hs without the keys of add, then add.
@@ -82,32 +87,37 @@ func withHeaders(hs []kafka.Header, add map[string]string) []kafka.Header {
 }
 
 func writeOnExit(call *api.CallContext, err error) {
-	if span, ok := call.GetData().(trace.Span); ok {
+	if span, ok := callctx.Hidden(call).GetData().(trace.Span); ok {
 		messaging.End(span, err)
 	}
 }
 
+// fetchState: the Reader (kept from onEnter's parameter: onExit never keeps what GetParam
+// returns), the caller's context and when the fetch began.
 type fetchState struct {
+	r     *kafka.Reader
 	ctx   context.Context
 	start time.Time
 }
 
 // fetchOnEnter notes when the fetch began: the receive span covers the call.
 func fetchOnEnter(call *api.CallContext, r *kafka.Reader, ctx context.Context) {
-	call.SetData(&fetchState{ctx: ctx, start: time.Now()})
+	if r == nil || messaging.Idle(scope) {
+		return // no state: fetchOnExit makes no span
+	}
+	callctx.Hidden(call).SetData(&fetchState{r: r, ctx: ctx, start: time.Now()})
 }
 
 // fetchOnExit makes the receive span of the message returned (or of the error).
 func fetchOnExit(call *api.CallContext, m kafka.Message, err error) {
-	st, _ := call.GetData().(*fetchState)
-	r, _ := call.GetParam(0).(*kafka.Reader)
-	if st == nil || r == nil {
+	st, _ := callctx.Hidden(call).GetData().(*fetchState)
+	if st == nil {
 		return
 	}
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, io.EOF)) {
 		return // the application stopped reading, or closed the reader: no message was asked for
 	}
-	cfg := r.Config()
+	cfg := st.r.Config()
 	topic := m.Topic
 	if topic == "" {
 		topic = cfg.Topic
