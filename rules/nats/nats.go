@@ -20,6 +20,7 @@ import (
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/gls"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/callctx"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/messaging"
 )
 
@@ -27,26 +28,31 @@ const scope = "github.com/otel-go-autoinst/otel-go-autoinst/rules/nats"
 
 // publishOnEnter sends Publish(subj, data) as PublishMsg, which makes the span and carries the
 // context, when there is a propagator to fill headers and the connection takes headers; otherwise
-// Publish runs as it is, inside a span of its own (its context cannot travel).
+// Publish runs as it is, inside a span of its own (its context cannot travel). When no span or
+// metric would be seen (messaging.Idle: no propagator either), Publish runs as it is, untraced.
+//
+// The hooks of this package reach call through callctx.Hidden: they store through it only heap
+// values of their own (the span, the message copy, the wrapped handler, the NextMsg state, the
+// error PublishMsg returned) and call no GetParam.
 func publishOnEnter(call *api.CallContext, nc *natsgo.Conn, subj string, data []byte) {
-	if nc == nil {
+	if nc == nil || messaging.Idle(scope) {
 		return
 	}
 	if len(otel.GetTextMapPropagator().Fields()) > 0 && nc.HeadersSupported() {
-		call.SetSkipCall(true)
-		call.SetReturnVal(0, nc.PublishMsg(&natsgo.Msg{Subject: subj, Data: data}))
+		callctx.Hidden(call).SetSkipCall(true)
+		callctx.Hidden(call).SetReturnVal(0, nc.PublishMsg(&natsgo.Msg{Subject: subj, Data: data}))
 		return
 	}
 	_, span := messaging.StartSend(context.Background(), messaging.Op{
 		Scope: scope, System: messaging.NATS, Name: "publish", Dest: subj,
 		Attrs: append(serverAttrs(nc), semconv.MessagingMessageBodySize(len(data))),
 	})
-	call.SetData(span)
+	callctx.Hidden(call).SetData(span)
 }
 
 // publishOnExit ends the span of a Publish that was not sent as PublishMsg.
 func publishOnExit(call *api.CallContext, err error) {
-	if span, ok := call.GetData().(trace.Span); ok {
+	if span, ok := callctx.Hidden(call).GetData().(trace.Span); ok {
 		messaging.End(span, err)
 	}
 }
@@ -54,14 +60,14 @@ func publishOnExit(call *api.CallContext, err error) {
 // publishMsgOnEnter starts the publish span and sends a copy of the message whose headers carry
 // its context (the caller's Msg and Header are never written).
 func publishMsgOnEnter(call *api.CallContext, nc *natsgo.Conn, m *natsgo.Msg) {
-	if nc == nil || m == nil {
+	if nc == nil || m == nil || messaging.Idle(scope) {
 		return
 	}
 	ctx, span := messaging.StartSend(context.Background(), messaging.Op{
 		Scope: scope, System: messaging.NATS, Name: "publish", Dest: m.Subject,
 		Attrs: append(serverAttrs(nc), semconv.MessagingMessageBodySize(len(m.Data))),
 	})
-	call.SetData(span)
+	callctx.Hidden(call).SetData(span)
 	hdrs := messaging.Headers(ctx)
 	if hdrs == nil || !nc.HeadersSupported() {
 		return
@@ -74,32 +80,34 @@ func publishMsgOnEnter(call *api.CallContext, nc *natsgo.Conn, m *natsgo.Msg) {
 		h[k] = []string{v}
 	}
 	cp := &natsgo.Msg{Subject: m.Subject, Reply: m.Reply, Header: h, Data: m.Data, Sub: m.Sub}
-	call.SetParam(1, cp)
+	callctx.Hidden(call).SetParam(1, cp)
 }
 
 func publishMsgOnExit(call *api.CallContext, err error) {
-	if span, ok := call.GetData().(trace.Span); ok {
+	if span, ok := callctx.Hidden(call).GetData().(trace.Span); ok {
 		messaging.End(span, err)
 	}
 }
 
-// subscribeOnEnter wraps the handler: each message it gets runs inside a process span.
+// subscribeOnEnter wraps the handler: each message it gets runs inside a process span. The
+// handler is wrapped even when nothing would see a span yet: a subscription lives long, and a
+// TracerProvider set later traces its messages.
 func subscribeOnEnter(call *api.CallContext, nc *natsgo.Conn, subj string, cb natsgo.MsgHandler) {
 	if cb != nil {
-		call.SetParam(2, wrap(nc, "", cb))
+		callctx.Hidden(call).SetParam(2, wrap(nc, "", cb))
 	}
 }
 
 func queueSubscribeOnEnter(call *api.CallContext, nc *natsgo.Conn, subj, queue string, cb natsgo.MsgHandler) {
 	if cb != nil {
-		call.SetParam(3, wrap(nc, queue, cb))
+		callctx.Hidden(call).SetParam(3, wrap(nc, queue, cb))
 	}
 }
 
 func wrap(nc *natsgo.Conn, queue string, cb natsgo.MsgHandler) natsgo.MsgHandler {
 	return func(m *natsgo.Msg) {
-		if m == nil {
-			cb(m)
+		if m == nil || messaging.Idle(scope) {
+			cb(m) // idle: as the plain subscription would, no span, nothing made current
 			return
 		}
 		attrs := append(serverAttrs(nc), semconv.MessagingMessageBodySize(len(m.Data)))
@@ -122,25 +130,32 @@ func wrap(nc *natsgo.Conn, queue string, cb natsgo.MsgHandler) natsgo.MsgHandler
 	}
 }
 
-type nextState struct{ start time.Time }
+// nextState: the Subscription (kept from onEnter's parameter: onExit never keeps what GetParam
+// returns) and when NextMsg began.
+type nextState struct {
+	s     *natsgo.Subscription
+	start time.Time
+}
 
 func nextMsgOnEnter(call *api.CallContext, s *natsgo.Subscription, timeout time.Duration) {
-	call.SetData(nextState{time.Now()})
+	if s == nil || messaging.Idle(scope) {
+		return // no state: nextMsgOnExit makes no span
+	}
+	callctx.Hidden(call).SetData(&nextState{s, time.Now()})
 }
 
 // nextMsgOnExit makes the receive span of the message returned; a timeout or a closed
 // subscription (no message) makes none.
 func nextMsgOnExit(call *api.CallContext, m *natsgo.Msg, err error) {
-	st, ok := call.GetData().(nextState)
-	s, _ := call.GetParam(0).(*natsgo.Subscription)
-	if !ok || s == nil || errors.Is(err, natsgo.ErrTimeout) || errors.Is(err, natsgo.ErrBadSubscription) ||
+	st, _ := callctx.Hidden(call).GetData().(*nextState)
+	if st == nil || errors.Is(err, natsgo.ErrTimeout) || errors.Is(err, natsgo.ErrBadSubscription) ||
 		errors.Is(err, natsgo.ErrConnectionClosed) {
 		return
 	}
-	dest := s.Subject
+	dest := st.s.Subject
 	var attrs []attribute.KeyValue
-	if s.Queue != "" {
-		attrs = append(attrs, semconv.MessagingConsumerGroupName(s.Queue))
+	if st.s.Queue != "" {
+		attrs = append(attrs, semconv.MessagingConsumerGroupName(st.s.Queue))
 	}
 	var creation []trace.SpanContext
 	if m != nil {
