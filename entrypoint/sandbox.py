@@ -10,7 +10,11 @@ scripts/install.sh; `OTEL_GO_AUTOINST_BUILD_USER` names another), which:
 
 - cannot read the publisher's `/proc/<pid>/environ` or memory (another uid, not dumpable to it);
 - cannot write the command files, the output folder or the checkout (owned by others);
-- writes only to a private folder (HOME, TMPDIR, reports) and to the Go caches it owns.
+- writes only to a private folder (HOME, TMPDIR, reports) and to the Go caches it owns;
+- leaves nothing running: after each command, the processes it left behind (found by the
+  sandbox's TMPDIR in their environment, which they inherit) are killed before what the command
+  wrote is read. A process that replaces its whole environment is not found; it still cannot
+  read the token nor write the command files.
 
 Go's caches: `cache_dir` (input `cache_dir`, carried across workflow runs with actions/cache) holds
 GOMODCACHE, GOCACHE and the engine's cache; it is handed to the build user for the run and back to
@@ -26,6 +30,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -72,6 +77,26 @@ class Sandbox:
         kwargs.setdefault("env", self.env)
         kwargs.setdefault("text", True)
         return subprocess.Popen(cmd, **kwargs, **self.popen_kwargs())
+
+    def reap(self) -> int:
+        """Kill what the commands run here left running (a test's server never stopped, a
+        process that waits to rewrite a report); return how many were killed."""
+        marker = f"TMPDIR={self.root / 'tmp'}".encode()
+        killed = 0
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                environ = (proc / "environ").read_bytes()
+            except OSError:  # gone, or not ours to read (another user's, without root)
+                continue
+            if marker in environ.split(b"\0"):
+                try:
+                    os.kill(int(proc.name), signal.SIGKILL)
+                    killed += 1
+                except OSError:
+                    pass
+        return killed
 
 
 def _chown_tree(path: Path, uid: int, gid: int) -> None:
@@ -201,6 +226,7 @@ def sandbox(env: Mapping[str, str], cache_dir: Path | None) -> Iterator[Sandbox]
             _chown_tree(root, uid, gid)
         yield Sandbox(uid=uid, gid=gid, root=root, env=child)
     finally:
+        Sandbox(uid=uid, gid=gid, root=root, env=child).reap()
         _remove(root)
         if owner is not None and cache_dir is not None and cache_dir.exists():
             _chown_tree(cache_dir, *owner)

@@ -84,7 +84,10 @@ def run_streamed(cmd: Sequence[str], *, cwd: Path, box: Sandbox, log: Log) -> tu
             del tail[0]
     log.stream.flush()
     code = proc.wait()
+    left = box.reap()
     log.line(f"::{stop}::")
+    if left:
+        log.line(f"Stopped {left} process(es) the command left running.")
     return code, "\n".join(tail)
 
 

@@ -3,7 +3,8 @@ OpenAPI-checked local GitHub API (tests/github_api.py) and, where code runs, rea
 
 - forged report fields in comment mode (workflow_run): rejected by the published JSON Schema,
   nothing posted; mentions defused; source links confined to the repository;
-- a Go test that tries to read the token from /proc and to write the runner's command files;
+- a Go test that tries to read the token from /proc and to write the runner's command files,
+  and leaves a process running;
 - a subfolder checkout owned by another uid;
 - a directory name with a newline and a workflow command in matrix mode;
 - two runs on one pull request at once; a rate-limit 403 with a near reset; an API failure
@@ -210,8 +211,21 @@ def test_a_go_test_cannot_read_the_token_nor_write_the_command_files(
     for path in runner.iterdir():
         assert "pwned" not in path.read_text(errors="replace"), path
     assert "--- PASS: TestTokenIsNotReachable" in run.stdout
+    left = re.search(r"PROBE left pid=(\d+)", run.stdout)
+    assert left, run.stdout[-3000:]
+    assert not running(int(left.group(1))), "a process the tests left outlived the Action's step"
+    assert "Stopped 1 process(es) the command left running." in run.stdout
     [comment] = comments(gh, 7)
     assert comment["user"]["login"] == BOT
+
+
+def running(pid: int) -> bool:
+    """Whether pid is a live process (a zombie awaiting its reaper is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # ------------------------------------------------------------------------------ git ownership

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -104,4 +105,15 @@ func parent(pid int) int {
 		ppid = ppid*10 + int(c-'0')
 	}
 	return ppid
+}
+
+// A process the tests leave running (a server never stopped, or one that means harm) must not
+// outlive the step that started it: the entrypoint reads what the step wrote once it ends.
+func TestLeavesAProcessBehind(t *testing.T) {
+	cmd := exec.Command("sleep", "300")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // out of the test's process group
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("PROBE cannot start a process: %v", err)
+	}
+	t.Logf("PROBE left pid=%d", cmd.Process.Pid)
 }
