@@ -82,8 +82,10 @@ func finish(msg *sarama.ProducerMessage, err error, sync bool) {
 	messaging.End(span, err)
 }
 
+// The send hooks start nothing when no span or metric would be seen (messaging.Idle): the ends
+// (the exits, returnSuccesses, returnErrors, returnError) then find no span of the message's.
 func sendMessageOnEnter(call *api.CallContext, sp any, msg *sarama.ProducerMessage) {
-	if msg == nil {
+	if msg == nil || messaging.Idle(scope) {
 		return
 	}
 	if _, ok := sends.Load(msg); ok {
@@ -100,6 +102,9 @@ func sendMessageOnExit(call *api.CallContext, partition int32, offset int64, err
 }
 
 func sendMessagesOnEnter(call *api.CallContext, sp any, msgs []*sarama.ProducerMessage) {
+	if messaging.Idle(scope) {
+		return
+	}
 	var mine []*sarama.ProducerMessage
 	for _, msg := range msgs {
 		if msg == nil {
@@ -117,6 +122,9 @@ func sendMessagesOnEnter(call *api.CallContext, sp any, msgs []*sarama.ProducerM
 // sendMessagesOnExit ends each message's span with its own error (sarama.ProducerErrors).
 func sendMessagesOnExit(call *api.CallContext, err error) {
 	mine, _ := call.GetData().([]*sarama.ProducerMessage)
+	if len(mine) == 0 {
+		return
+	}
 	var perMsg map[*sarama.ProducerMessage]error
 	var pes sarama.ProducerErrors
 	if errors.As(err, &pes) {
@@ -139,6 +147,9 @@ func sendMessagesOnExit(call *api.CallContext, err error) {
 type interceptor struct{}
 
 func (interceptor) OnSend(msg *sarama.ProducerMessage) {
+	if messaging.Idle(scope) {
+		return
+	}
 	if _, ok := sends.Load(msg); !ok {
 		start(msg, false)
 	}
@@ -236,7 +247,7 @@ func groupCloseOnEnter(call *api.CallContext, cg any) {
 // consumedOnEnter makes the receive span of a message the partition consumer is about to hand to
 // the application (sarama's feeder goroutine: a Root span, linked to the producer).
 func consumedOnEnter(call *api.CallContext, child any, msg *sarama.ConsumerMessage) {
-	if msg == nil {
+	if msg == nil || messaging.Idle(scope) {
 		return
 	}
 	attrs := []attribute.KeyValue{
