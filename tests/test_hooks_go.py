@@ -3,6 +3,7 @@ directly, as the trampolines call it, against real net/http servers and database
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,3 +47,32 @@ def test_every_integration_module_vets_and_tests_on_its_own():
                 ["go", *args], cwd=RULES / name, capture_output=True, text=True, timeout=600
             )
             assert proc.returncode == 0, f"rules/{name}: go {' '.join(args)}\n{proc.stdout}{proc.stderr}"
+
+
+def _fields(go_struct_body: str) -> list[tuple[str, str]]:
+    """(name, type) of each field, `any` spelled `interface{}` as the generated code does."""
+    fields = []
+    for line in go_struct_body.splitlines():
+        line = line.split("//")[0].strip()
+        if line:
+            name, type_text = line.split(None, 1)
+            fields.append((name, type_text.replace("any", "interface{}")))
+    return fields
+
+
+def test_generated_context_mirrors_the_api_layout():
+    """Hooks receive the generated context as *api.CallContext: field for field the same, or a
+    hook reads the wrong word."""
+    from otel_go_autoinst.trampoline import CALL_CONTEXT_FIELDS, CALL_FRAME_FIELDS
+
+    api = (RULES / "api" / "api.go").read_text()
+
+    def struct(name: str) -> list[tuple[str, str]]:
+        found = re.search(rf"^type {name} struct {{\n(.*?)^}}", api, re.M | re.S)
+        assert found, name
+        return _fields(found.group(1))
+
+    context = struct("CallContext")
+    assert context[-1] == ("frame", "*callFrame")
+    assert _fields(CALL_CONTEXT_FIELDS) == [*context[:-1], ("frame", "*_otelFrame")]
+    assert _fields(CALL_FRAME_FIELDS) == struct("callFrame")

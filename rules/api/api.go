@@ -27,19 +27,36 @@ import (
 //
 // Its layout is mirrored by the code generated into each instrumented package (the standard library
 // cannot import this package); keep the two in step (see trampoline.py).
+//
+// It is four words, zeroed on every instrumented call: what only some hooks read (parameter and
+// result slots, names) is behind frame, set only for the calls whose hooks read it.
 type CallContext struct {
+	skip  bool
+	data  any
+	frame *callFrame
+}
+
+type callFrame struct {
 	params   []any // pointers to the receiver and parameters, in declaration order
 	results  []any // pointers to the results
-	data     any
 	funcName string
 	pkgName  string
-	skip     bool
 }
 
 // NewCallContext builds a CallContext outside of an instrumented call, for testing hooks.
 // params and results hold pointers to the values (for example &req).
 func NewCallContext(pkgName, funcName string, params, results []any) *CallContext {
-	return &CallContext{params: params, results: results, funcName: funcName, pkgName: pkgName}
+	return &CallContext{frame: &callFrame{params: params, results: results, funcName: funcName, pkgName: pkgName}}
+}
+
+// noFrame is the frame of a call whose hooks read none of it.
+var noFrame callFrame
+
+func frameOf(c *CallContext) *callFrame {
+	if c.frame == nil {
+		return &noFrame
+	}
+	return c.frame
 }
 
 // SetSkipCall, from onEnter, skips the original function body: the caller gets the results set with
@@ -56,31 +73,31 @@ func (c *CallContext) SetData(v any) { c.data = v }
 func (c *CallContext) GetData() any { return c.data }
 
 // GetFuncName returns the instrumented function's name, for methods "Type.Method".
-func (c *CallContext) GetFuncName() string { return c.funcName }
+func (c *CallContext) GetFuncName() string { return frameOf(c).funcName }
 
 // GetPackageName returns the import path of the instrumented function's package.
-func (c *CallContext) GetPackageName() string { return c.pkgName }
+func (c *CallContext) GetPackageName() string { return frameOf(c).pkgName }
 
 // ParamCount returns the number of parameters, the receiver included.
-func (c *CallContext) ParamCount() int { return len(c.params) }
+func (c *CallContext) ParamCount() int { return len(frameOf(c).params) }
 
 // ReturnValCount returns the number of results.
-func (c *CallContext) ReturnValCount() int { return len(c.results) }
+func (c *CallContext) ReturnValCount() int { return len(frameOf(c).results) }
 
 // GetParam returns parameter i (the receiver is 0 for methods), or nil when out of range.
-func (c *CallContext) GetParam(i int) any { return load(c.params, i) }
+func (c *CallContext) GetParam(i int) any { return load(frameOf(c).params, i) }
 
 // SetParam replaces parameter i before the function body runs. It panics (and the trampoline
 // recovers, dropping the rest of the hook, and reports it once on stderr) when v is not assignable
 // to the parameter's type.
-func (c *CallContext) SetParam(i int, v any) { store(c.params, i, v, "SetParam") }
+func (c *CallContext) SetParam(i int, v any) { store(frameOf(c).params, i, v, "SetParam") }
 
 // GetReturnVal returns result i, or nil when out of range.
-func (c *CallContext) GetReturnVal(i int) any { return load(c.results, i) }
+func (c *CallContext) GetReturnVal(i int) any { return load(frameOf(c).results, i) }
 
 // SetReturnVal replaces result i: from onExit it changes what the caller gets, from onEnter with
 // SetSkipCall(true) it is what the skipped call returns.
-func (c *CallContext) SetReturnVal(i int, v any) { store(c.results, i, v, "SetReturnVal") }
+func (c *CallContext) SetReturnVal(i int, v any) { store(frameOf(c).results, i, v, "SetReturnVal") }
 
 func load(slots []any, i int) any {
 	if i < 0 || i >= len(slots) {
