@@ -5,12 +5,9 @@ import (
 	"testing"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
-	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/hooktest"
 )
 
 const pkg = "github.com/rabbitmq/amqp091-go"
@@ -44,9 +41,7 @@ func deliverCall(subs any, tag string, msg *amqp.Delivery) {
 // Without OpenTelemetry configuration a publish, a Get and a delivery to a consumer allocate
 // nothing in the hooks; with a TracerProvider they make their spans.
 func TestIdleThenTraced(t *testing.T) {
-	if !otelsetup.Idle() {
-		t.Fatal("a TracerProvider or propagator is set already: this test needs the idle default")
-	}
+	hooktest.RequireIdle(t)
 	ctx := context.Background()
 	pub := amqp.Publishing{Body: []byte("hello"), MessageId: "m1"}
 	got := amqp.Delivery{Body: []byte("hello"), DeliveryTag: 1, RoutingKey: "jobs"}
@@ -63,19 +58,7 @@ func TestIdleThenTraced(t *testing.T) {
 		t.Errorf("idle publish, Get and delivery: %v allocations, want 0", n)
 	}
 
-	exp := tracetest.NewInMemoryExporter()
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	exp := hooktest.Traced(t)
 	run()
-	spans := exp.GetSpans()
-	want := []string{"publish amq.default", "receive jobs", "receive jobs"}
-	if len(spans) != len(want) {
-		t.Fatalf("traced: spans %v, want %v", spans.Snapshots(), want)
-	}
-	for i, s := range spans {
-		if s.Name != want[i] {
-			t.Errorf("span %d: %q, want %q", i, s.Name, want[i])
-		}
-	}
+	hooktest.SpanNames(t, exp, "publish amq.default", "receive jobs", "receive jobs")
 }

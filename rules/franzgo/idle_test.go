@@ -5,12 +5,9 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
-	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/hooktest"
 )
 
 func pollCall(cl *kgo.Client, ctx context.Context, fs kgo.Fetches) {
@@ -24,9 +21,7 @@ func pollCall(cl *kgo.Client, ctx context.Context, fs kgo.Fetches) {
 // Without OpenTelemetry configuration the kgo hook of a client and the PollRecords hooks allocate
 // nothing per record or poll; with a TracerProvider they make their spans.
 func TestIdleThenTraced(t *testing.T) {
-	if !otelsetup.Idle() {
-		t.Fatal("a TracerProvider or propagator is set already: this test needs the idle default")
-	}
+	hooktest.RequireIdle(t)
 	ctx := context.Background()
 	cl, h := new(kgo.Client), &hook{group: "g"} // the client is only a key of clients
 	clients.Store(cl, h)
@@ -44,13 +39,7 @@ func TestIdleThenTraced(t *testing.T) {
 		t.Errorf("idle produce and poll: %v allocations, want 0", n)
 	}
 
-	exp := tracetest.NewInMemoryExporter()
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	exp := hooktest.Traced(t)
 	run()
-	spans := exp.GetSpans()
-	if len(spans) != 2 || spans[0].Name != "send orders" || spans[1].Name != "receive orders" {
-		t.Fatalf("traced: spans %v, want send orders and receive orders", spans.Snapshots())
-	}
+	hooktest.SpanNames(t, exp, "send orders", "receive orders")
 }

@@ -5,12 +5,9 @@ import (
 	"testing"
 
 	kafka "github.com/segmentio/kafka-go"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
-	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/hooktest"
 )
 
 const pkg = "github.com/segmentio/kafka-go"
@@ -32,9 +29,7 @@ func fetchCall(r *kafka.Reader, ctx context.Context, m kafka.Message) {
 // Without OpenTelemetry configuration WriteMessages' and FetchMessage's hooks allocate nothing;
 // with a TracerProvider they make their spans.
 func TestIdleThenTraced(t *testing.T) {
-	if !otelsetup.Idle() {
-		t.Fatal("a TracerProvider or propagator is set already: this test needs the idle default")
-	}
+	hooktest.RequireIdle(t)
 	ctx := context.Background()
 	w := &kafka.Writer{Addr: kafka.TCP("127.0.0.1:1"), Topic: "orders"} // never dialed
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{"127.0.0.1:1"}, Topic: "orders"})
@@ -49,13 +44,7 @@ func TestIdleThenTraced(t *testing.T) {
 		t.Errorf("idle write and fetch: %v allocations, want 0", n)
 	}
 
-	exp := tracetest.NewInMemoryExporter()
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	exp := hooktest.Traced(t)
 	run()
-	spans := exp.GetSpans()
-	if len(spans) != 2 || spans[0].Name != "send orders" || spans[1].Name != "receive orders" {
-		t.Fatalf("traced: spans %v, want send orders and receive orders", spans.Snapshots())
-	}
+	hooktest.SpanNames(t, exp, "send orders", "receive orders")
 }

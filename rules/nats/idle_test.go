@@ -5,12 +5,9 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
-	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/hooktest"
 )
 
 const pkg = "github.com/nats-io/nats.go"
@@ -40,9 +37,7 @@ func nextMsgCall(s *natsgo.Subscription, m *natsgo.Msg) {
 // Without OpenTelemetry configuration a publish, a handled message and a NextMsg allocate nothing
 // in the hooks (the handler still runs); with a TracerProvider they make their spans.
 func TestIdleThenTraced(t *testing.T) {
-	if !otelsetup.Idle() {
-		t.Fatal("a TracerProvider or propagator is set already: this test needs the idle default")
-	}
+	hooktest.RequireIdle(t)
 	nc := &natsgo.Conn{} // not connected: no headers, no server address
 	handled := 0
 	var cb natsgo.MsgHandler = func(*natsgo.Msg) { handled++ }
@@ -69,19 +64,7 @@ func TestIdleThenTraced(t *testing.T) {
 		t.Error("the program's handler did not run")
 	}
 
-	exp := tracetest.NewInMemoryExporter()
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	exp := hooktest.Traced(t)
 	run()
-	spans := exp.GetSpans()
-	want := []string{"publish orders", "publish orders", "process orders", "receive orders"}
-	if len(spans) != len(want) {
-		t.Fatalf("traced: spans %v, want %v", spans.Snapshots(), want)
-	}
-	for i, s := range spans {
-		if s.Name != want[i] {
-			t.Errorf("span %d: %q, want %q", i, s.Name, want[i])
-		}
-	}
+	hooktest.SpanNames(t, exp, "publish orders", "publish orders", "process orders", "receive orders")
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/hooktest"
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
 )
 
@@ -19,9 +20,7 @@ import (
 // nothing per query, batch or copy; with a TracerProvider it makes their spans, and never touches
 // a span of the caller's.
 func TestIdleThenTraced(t *testing.T) {
-	if !otelsetup.Idle() {
-		t.Fatal("a TracerProvider or propagator is set already: this test needs the idle default")
-	}
+	hooktest.RequireIdle(t)
 	config, err := pgxlib.ParseConfig("postgres://u@127.0.0.1:1/shop") // never dialed
 	if err != nil {
 		t.Fatal(err)

@@ -5,12 +5,9 @@ import (
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
-	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/hooktest"
 )
 
 // answer is a go-redis hook that answers every command itself: the Client never dials.
@@ -39,9 +36,7 @@ func newClient(t *testing.T, ours bool) *goredis.Client {
 // Without OpenTelemetry configuration a command and a pipeline allocate what they do plainly;
 // with a TracerProvider they make their spans.
 func TestIdleThenTraced(t *testing.T) {
-	if !otelsetup.Idle() {
-		t.Fatal("a TracerProvider or propagator is set already: this test needs the idle default")
-	}
+	hooktest.RequireIdle(t)
 	ctx := context.Background()
 	plain, ours := newClient(t, false), newClient(t, true)
 	get := func(c *goredis.Client) func() { return func() { c.Get(ctx, "k") } }
@@ -64,15 +59,9 @@ func TestIdleThenTraced(t *testing.T) {
 		t.Errorf("idle ProcessHook: %v allocations, want 0", n)
 	}
 
-	exp := tracetest.NewInMemoryExporter()
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	exp := hooktest.Traced(t)
 	get(ours)()
 	pipe(ours)()
 	get(plain)()
-	spans := exp.GetSpans()
-	if len(spans) != 2 || spans[0].Name != "GET" || spans[1].Name != "BATCH GET" {
-		t.Fatalf("traced: spans %v, want GET and BATCH GET", spans.Snapshots())
-	}
+	hooktest.SpanNames(t, exp, "GET", "BATCH GET")
 }

@@ -4,12 +4,9 @@ import (
 	"testing"
 
 	"github.com/IBM/sarama"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otel-go-autoinst/otel-go-autoinst/rules/api"
-	"github.com/otel-go-autoinst/otel-go-autoinst/rules/otelsetup"
+	"github.com/otel-go-autoinst/otel-go-autoinst/rules/internal/hooktest"
 )
 
 const pkg = "github.com/IBM/sarama"
@@ -50,9 +47,7 @@ func consumedCall(msg *sarama.ConsumerMessage) {
 // Without OpenTelemetry configuration the producers' and the partition consumer's hooks allocate
 // nothing per message; with a TracerProvider they make their spans.
 func TestIdleThenTraced(t *testing.T) {
-	if !otelsetup.Idle() {
-		t.Fatal("a TracerProvider or propagator is set already: this test needs the idle default")
-	}
+	hooktest.RequireIdle(t)
 	one := &sarama.ProducerMessage{Topic: "orders", Key: sarama.StringEncoder("k"), Value: sarama.StringEncoder("v")}
 	two := []*sarama.ProducerMessage{{Topic: "orders"}, {Topic: "orders"}}
 	async := []*sarama.ProducerMessage{{Topic: "orders"}}
@@ -67,19 +62,7 @@ func TestIdleThenTraced(t *testing.T) {
 		t.Errorf("idle SendMessage, SendMessages, async send and consumed message: %v allocations, want 0", n)
 	}
 
-	exp := tracetest.NewInMemoryExporter()
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	exp := hooktest.Traced(t)
 	run()
-	spans := exp.GetSpans()
-	want := []string{"send orders", "send orders", "send orders", "send orders", "receive orders"}
-	if len(spans) != len(want) {
-		t.Fatalf("traced: spans %v, want %v", spans.Snapshots(), want)
-	}
-	for i, s := range spans {
-		if s.Name != want[i] {
-			t.Errorf("span %d: %q, want %q", i, s.Name, want[i])
-		}
-	}
+	hooktest.SpanNames(t, exp, "send orders", "send orders", "send orders", "send orders", "receive orders")
 }
