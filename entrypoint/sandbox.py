@@ -83,6 +83,8 @@ class Sandbox:
         process that waits to rewrite a report); return how many were killed."""
         marker = f"TMPDIR={self.root / 'tmp'}".encode()
         killed = 0
+        if not Path("/proc/self/environ").exists():  # no procfs (not Linux): nothing to find
+            return 0
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit() or int(proc.name) == os.getpid():
                 continue
