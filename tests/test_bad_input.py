@@ -305,3 +305,39 @@ def test_tests_of_the_packages_that_load_still_run(tmp_path: Path) -> None:
         assert "example.com/half/broken [setup failed]" in proc.stdout + proc.stderr
     [said] = [line for line in our_lines(ours.stderr) if "github.com/nowhere/nothing" in line]
     assert "the plain `go test` fails on it too" in said, said
+
+
+def test_an_import_only_the_hooks_modules_provide(tmp_path: Path) -> None:
+    """A package that imports protobuf without requiring it: the plain go command fails ("no
+    required module provides package"), but the private workspace, whose hooks require protobuf,
+    would provide it, so the instrumented build succeeded where the plain one cannot (nats.go's
+    encoders/protobuf). A build now stops as the plain one does; a test run says so."""
+    module = tmp_path / "lacking"
+    (module / "pb").mkdir(parents=True)
+    (module / "go.mod").write_text("module example.com/lacking\n\ngo 1.23\n")
+    (module / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/lacking/pb"\n)\n\n'
+        "func main() { fmt.Println(pb.Size()) }\n"
+    )
+    (module / "pb" / "pb.go").write_text(
+        'package pb\n\nimport "google.golang.org/protobuf/proto"\n\n'
+        "func Size() int { return proto.Size(nil) }\n"
+    )
+    plain = subprocess.run(
+        ["go", "build", "-o", os.devnull, "./..."], cwd=module, capture_output=True, text=True
+    )
+    assert plain.returncode == 1 and "no required module provides package" in plain.stderr
+    ours = run_cli("build", "-C", module, "-o", os.devnull, "./...")
+    assert ours.returncode == 1, ours.stdout + ours.stderr
+    assert_one_sentence(ours)
+    message = " ".join(ours.stderr.split())
+    assert "Package example.com/lacking/pb depends on google.golang.org/protobuf/" in message
+    assert "the plain `go build` fails on it" in message
+    assert "go get google.golang.org/protobuf`" in message
+
+    plain_test = subprocess.run(["go", "test", "./..."], cwd=module, capture_output=True, text=True)
+    assert plain_test.returncode == 1 and "[setup failed]" in plain_test.stdout
+    tested = run_cli("test", "-C", module, "./...")
+    assert tested.returncode == 1, tested.stdout + tested.stderr  # as plain's
+    said = [line for line in our_lines(tested.stderr) if "google.golang.org/protobuf" in line]
+    assert len(said) == 2 and all("the plain `go test` fails on it" in s for s in said), said

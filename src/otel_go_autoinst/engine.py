@@ -100,6 +100,8 @@ class Prepared:
     hooks: dict[str, Package]
     dependency_changes: list[DependencyChange] = field(default_factory=list)
     go_flags: list[str] = field(default_factory=list)  # the user's, as the workspace takes them
+    # packages the plain `go test` cannot set up and the workspace's modules let build
+    unprovided: list[str] = field(default_factory=list)
 
 
 def _repo_root(path: Path) -> Path:
@@ -159,6 +161,39 @@ def _check_buildable(
     return said
 
 
+def _check_provided(
+    packages: list[Package], plain: dict[str, str] | None, project: Project, test: bool
+) -> dict[str, str]:
+    """Packages of yours that depend on a package no module of your build provides. The private
+    workspace's modules (the hooks') can provide it, so such a package builds instrumented where
+    the plain go command fails on it ("no required module provides package"): a build stops as
+    the plain one would; a test run goes on, and gets back each such package with why."""
+    if plain is None:  # vendor mode: the vendor merge checks the module graph
+        return {}
+    provided = set(plain) | {m.path for m in project.modules}
+    foreign = {
+        p.import_path: p.module_path
+        for p in packages
+        if p.module_path and not p.standard and p.module_path not in provided
+    }
+    yours = {m.path for m in project.modules}
+    said: dict[str, str] = {}
+    for pkg in packages:
+        name = pkg.for_test or pkg.import_path  # a test variant speaks for its package
+        missing = next((d for d in pkg.deps if d in foreign), None)
+        if pkg.module_path not in yours or missing is None or name in said or name.endswith(".test"):
+            continue
+        sentence = (
+            f"Package {name} depends on {missing}, of module {foreign[missing]}, which your go.mod "
+            f"does not require: the plain `go {'test' if test else 'build'}` fails on it (no "
+            f"required module provides package); add it with `go get {foreign[missing]}`"
+        )
+        if not test:
+            raise GoError(sentence + ".")
+        said[name] = sentence + " (the instrumented run builds it with the hooks' modules)."
+    return said
+
+
 def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
     """Detect the packages and plan; the rewrite is conservative (no escape verdicts yet)."""
     rule_sets = load_rule_sets(opts.rules, opts.disabled, load_file=reuse.rule_file)
@@ -207,6 +242,7 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
         ]
     rule_sets = [rs for rs in rule_sets if modules_of[rs.name] in used]
     unloadable = _check_buildable(packages, opts, project, test)
+    unprovided = _check_provided(packages, plain_versions.result(), project, test)
     if changes and opts.no_upgrade:
         raised = ", ".join(f"{c.module} {c.plain} -> {c.instrumented}" for c in changes)
         raise UserError(
@@ -217,7 +253,7 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
     plan = make_plan(
         rule_sets, packages, project.env.version, hooks, main_modules, reuse.RememberingReader()
     )
-    plan.warnings[:0] = unloadable
+    plan.warnings[:0] = unloadable + list(unprovided.values())
     return Prepared(
         project,
         rule_sets,
@@ -229,6 +265,7 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
         hooks,
         changes,
         go_flags,
+        sorted(unprovided),
     )
 
 
@@ -644,6 +681,8 @@ def run_go(opts: Options, verb: str) -> tuple[Report, int]:
         started = time.monotonic()
         run = run_go_streaming(ws, command, _noted(prepared.plan), known=_noted_files(prepared))
         elapsed = time.monotonic() - started
+        if prepared.unprovided and run.exit_code == 0:
+            run.exit_code = 1  # the plain `go test` fails those packages' setup (warned above)
         report = _report(prepared, run.notes)
         shown = ["go", verb, *opts.go_flags, *opts.patterns]
         outcome = _outcome(shown, run, elapsed, prepared)
