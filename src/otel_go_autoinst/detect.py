@@ -76,6 +76,7 @@ class Package:
     module_version: str | None  # None for the user's own (workspace) modules
     module_dir: Path | None
     deps: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)  # direct, as resolved (test variants' too)
     for_test: str | None = None  # set on the test variants that `go list -test` reports
     has_tests: bool = False
     error: str | None = None
@@ -260,6 +261,7 @@ def _package(raw: dict) -> Package:  # type: ignore[type-arg]
         module_version=version,
         module_dir=Path(replace.get("Dir") or module["Dir"]) if module.get("Dir") else None,
         deps=list(raw.get("Deps") or []),
+        imports=list(raw.get("Imports") or []),
         for_test=raw.get("ForTest"),
         has_tests=bool(raw.get("TestGoFiles") or raw.get("XTestGoFiles")),
         error=error.get("Err") if isinstance(error, dict) else None,

@@ -30,7 +30,7 @@ from .build import (
 )
 from .detect import Package, Project, detect_project, list_packages, module_versions
 from .errors import GoError, UserError
-from .plan import HOOKS_TAG, Plan, make_plan
+from .plan import API_PACKAGE, HOOKS_TAG, Plan, make_plan
 from .report import (
     DependencyChange,
     Diagnostic,
@@ -162,7 +162,11 @@ def _check_buildable(
 
 
 def _check_provided(
-    packages: list[Package], plain: dict[str, str] | None, project: Project, test: bool
+    packages: list[Package],
+    plain: dict[str, str] | None,
+    project: Project,
+    test: bool,
+    hooks: set[str],
 ) -> dict[str, str]:
     """Packages of yours that depend on a package no module of your build provides. The private
     workspace's modules (the hooks') can provide it, so such a package builds instrumented where
@@ -171,17 +175,33 @@ def _check_provided(
     if plain is None:  # vendor mode: the vendor merge checks the module graph
         return {}
     provided = set(plain) | {m.path for m in project.modules}
+    ours = API_PACKAGE.rsplit("/", 1)[0]  # hooks code without the tag: warned about elsewhere
     foreign = {
         p.import_path: p.module_path
         for p in packages
-        if p.module_path and not p.standard and p.module_path not in provided
+        if p.module_path
+        and not p.standard
+        and p.module_path not in provided
+        and not (p.module_path == ours or p.module_path.startswith(ours + "/"))
     }
     yours = {m.path for m in project.modules}
+    # (a hooks package of yours builds only with the hooks' tag, where the workspace provides)
+    own = [p for p in packages if p.module_path in yours and (p.for_test or p.import_path) not in hooks]
+    # Only your packages' own imports count: a dependency the hooks raise may import a module your
+    # build lacks (a reported version change), which the plain build does not need.
+    direct = {
+        p.import_path: missing
+        for p in own
+        if (missing := next((i for i in p.imports if i in foreign and not _tagged(p, i)), None))
+        is not None
+    }
     said: dict[str, str] = {}
-    for pkg in packages:
+    for pkg in own:
         name = pkg.for_test or pkg.import_path  # a test variant speaks for its package
-        missing = next((d for d in pkg.deps if d in foreign), None)
-        if pkg.module_path not in yours or missing is None or name in said or name.endswith(".test"):
+        missing = direct.get(pkg.import_path) or next(
+            (direct[d] for d in pkg.deps if d in direct), None
+        )
+        if missing is None or name in said or name.endswith(".test"):
             continue
         sentence = (
             f"Package {name} depends on {missing}, of module {foreign[missing]}, which your go.mod "
@@ -192,6 +212,17 @@ def _check_provided(
             raise GoError(sentence + ".")
         said[name] = sentence + " (the instrumented run builds it with the hooks' modules)."
     return said
+
+
+def _tagged(pkg: Package, imported: str) -> bool:
+    """Whether every file of pkg that imports `imported` builds only with the hooks' tag (a
+    helper of your hooks): the plain build leaves them out."""
+    quoted = f'"{imported}"'
+    files = [f for f in pkg.go_files if quoted in f.read_text(encoding="utf-8", errors="replace")]
+    return bool(files) and all(
+        re.search(rf"^//go:build .*(?<!!){HOOKS_TAG}\b", f.read_text(encoding="utf-8", errors="replace"), re.M)
+        for f in files
+    )
 
 
 def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepared:
@@ -242,7 +273,9 @@ def _load(opts: Options, ws: Workspace, project: Project, test: bool) -> Prepare
         ]
     rule_sets = [rs for rs in rule_sets if modules_of[rs.name] in used]
     unloadable = _check_buildable(packages, opts, project, test)
-    unprovided = _check_provided(packages, plain_versions.result(), project, test)
+    unprovided = _check_provided(
+        packages, plain_versions.result(), project, test, {rs.hooks for rs in rule_sets}
+    )
     if changes and opts.no_upgrade:
         raised = ", ".join(f"{c.module} {c.plain} -> {c.instrumented}" for c in changes)
         raise UserError(

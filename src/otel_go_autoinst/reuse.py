@@ -48,7 +48,7 @@ _TOKENS = re.compile(
     re.S,
 )
 # Part of every key: another version of the tool, or another shape of an entry, finds nothing.
-_FORMAT = f"{__version__} reuse 2"
+_FORMAT = f"{__version__} reuse 3"
 # The environment the go command reads (GOWORK is replaced by its file's content).
 _GO_ENV = re.compile(r"(GO\w*|CGO_\w+|CC|CXX|PKG_CONFIG)")
 # Patterns whose packages cannot be told from the directories of a previous answer.
