@@ -146,8 +146,8 @@ func startServer(ctx *fasthttp.RequestCtx) *serverState {
 	parent := otel.GetTextMapPropagator().Extract(context.Background(), requestHeaderCarrier{&ctx.Request.Header})
 	method := string(ctx.Method())
 	verb := methodName(method)
-	path := string(ctx.Path())
-	_, span := otelsetup.Tracer(scope).Start(parent, verb+" "+path, trace.WithSpanKind(trace.SpanKindServer))
+	// "{method}" until the route is known (endServer): never the URI path, as semantic conventions ask
+	_, span := otelsetup.Tracer(scope).Start(parent, verb, trace.WithSpanKind(trace.SpanKindServer))
 	if !span.SpanContext().IsValid() {
 		return nil // tracing is off
 	}
@@ -157,7 +157,7 @@ func startServer(ctx *fasthttp.RequestCtx) *serverState {
 		if ctx.IsTLS() {
 			scheme = "https"
 		}
-		attrs = append(attrs, semconv.URLPath(path), semconv.URLScheme(scheme))
+		attrs = append(attrs, semconv.URLPath(string(ctx.Path())), semconv.URLScheme(scheme))
 		if host, port := netaddr.SplitHostPort(string(ctx.Host())); host != "" {
 			attrs = append(attrs, semconv.ServerAddress(host))
 			if port > 0 {

@@ -33,8 +33,7 @@ type serverState struct {
 	span trace.Span
 	rw   http.ResponseWriter
 	req  *http.Request // the request handed to the handler (ServeMux sets its Pattern)
-	path string
-	verb string // the span name's method
+	verb string        // the span name's method
 	// route is the template a router's hooks set (SetRoute), mux the pattern a ServeMux matched
 	// (muxOnExit); the first non-empty of route, mux and req.Pattern names the span.
 	route, mux string
@@ -60,8 +59,10 @@ func serverOnEnter(call *api.CallContext, sh any, rw http.ResponseWriter, req *h
 	}
 	ctx := otel.GetTextMapPropagator().Extract(req.Context(), headerCarrier(req.Header))
 
-	verb, path := methodName(req.Method), req.URL.Path
-	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb+" "+path, serverStart...)
+	// Named "{method}" until a route is known (serverOnExit): semantic conventions forbid the URI
+	// path as a default target (unbounded span names), and the name then costs nothing.
+	verb := methodName(req.Method)
+	ctx, span := otelsetup.Tracer(scope).Start(ctx, verb, serverStart...)
 	if span.IsRecording() { // sampled out: no attribute is worth building
 		span.SetAttributes(serverAttrs(req)...)
 	}
@@ -70,7 +71,7 @@ func serverOnEnter(call *api.CallContext, sh any, rw http.ResponseWriter, req *h
 		// Tracing is off (OTEL_SDK_DISABLED, or a no-op provider): leave the request as it is.
 		return
 	}
-	st := &serverState{Context: ctx, span: span, rw: rw, path: path, verb: verb}
+	st := &serverState{Context: ctx, span: span, rw: rw, verb: verb}
 	if metrics {
 		st.start = time.Now()
 	}
