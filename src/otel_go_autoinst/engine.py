@@ -174,7 +174,8 @@ def _check_provided(
     the plain one would; a test run goes on, and gets back each such package with why."""
     if plain is None:  # vendor mode: the vendor merge checks the module graph
         return {}
-    provided = set(plain) | {m.path for m in project.modules}
+    yours = {m.path for m in project.modules}
+    provided = set(plain) | yours
     ours = API_PACKAGE.rsplit("/", 1)[0]  # hooks code without the tag: warned about elsewhere
     foreign = {
         p.import_path: p.module_path
@@ -184,7 +185,6 @@ def _check_provided(
         and p.module_path not in provided
         and not (p.module_path == ours or p.module_path.startswith(ours + "/"))
     }
-    yours = {m.path for m in project.modules}
     # (a hooks package of yours builds only with the hooks' tag, where the workspace provides)
     own = [p for p in packages if p.module_path in yours and (p.for_test or p.import_path) not in hooks]
     # Only your packages' own imports count: a dependency the hooks raise may import a module your

@@ -192,9 +192,8 @@ class Generator:
         # context points into itself (parameter or result slots): the compiler takes a store
         # through a pointer for a store to the heap, and would move the context and the
         # instrumented function's parameters there.
-        self_referential = app.needs(PARAM_METHODS | RESULT_METHODS)
         hide_ctx = not any(_escapes(self.verdicts, hook, 0) for hook in hooks) and (
-            self_referential or not all(self._noescape(hook) for hook in hooks)
+            _slotted(app) or not all(self._noescape(hook) for hook in hooks)
         )
         ctx = _Context(func, app, k, len(params), self.import_path, hide_ctx)
         own = _owns(app)
@@ -318,6 +317,12 @@ def _owns(app: Application) -> bool:
     return lone and not app.needs(PARAM_METHODS | RESULT_METHODS | NAME_METHODS)
 
 
+def _slotted(app: Application) -> bool:
+    """Whether the hooks may read parameter or result slots: the frame is then the call's own,
+    in the context, which then points into itself."""
+    return app.needs(PARAM_METHODS | RESULT_METHODS)
+
+
 def _by_value(app: Application) -> bool:
     """A lone onEnter that owns its context is handed the values, not their addresses."""
     return app.on_enter is not None and app.on_exit is None and _owns(app)
@@ -347,9 +352,7 @@ class _Context:
     hidden: bool
 
     def slotted(self) -> bool:
-        """Whether the hooks may read parameter or result slots: the frame is then the call's
-        own, in the context (which then points into itself)."""
-        return self.app.needs(PARAM_METHODS | RESULT_METHODS)
+        return _slotted(self.app)
 
     def type_decl(self) -> str:
         fields = ["\t_otelCtx\n"]
